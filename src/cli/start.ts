@@ -1,0 +1,54 @@
+/**
+ * `rampart start`: runs the gateway until SIGTERM/SIGINT (graceful shutdown) and reloads on SIGHUP.
+ */
+import { ConfigError, formatProblem } from '../config/load.ts';
+import { Gateway } from '../core/gateway.ts';
+
+export async function startGateway(configFile: string): Promise<Gateway | undefined> {
+  try {
+    return await Gateway.start({ configFile });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      for (const p of err.problems) process.stderr.write(formatProblem(p) + '\n');
+    } else {
+      process.stderr.write(`rampart: cannot start: ${err instanceof Error ? err.message : String(err)}\n`);
+    }
+    return undefined;
+  }
+}
+
+/** Wires the process signals to a running gateway; resolves with the exit code once it stopped. */
+export function runUntilSignalled(gw: Gateway, beforeExit?: () => Promise<void>): Promise<number> {
+  return new Promise((resolve) => {
+    const stop = (signal: string) => {
+      gw.logger.info({ signal }, 'shutting down: no new connections, finishing requests in flight');
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onInt);
+      process.off('SIGHUP', onHup);
+      gw.close()
+        .then(() => beforeExit?.())
+        .then(
+          () => resolve(0),
+          () => resolve(1),
+        );
+    };
+    const onTerm = () => stop('SIGTERM');
+    const onInt = () => stop('SIGINT');
+    const onHup = () => void gw.reload();
+    process.on('SIGTERM', onTerm);
+    process.on('SIGINT', onInt);
+    process.on('SIGHUP', onHup);
+  });
+}
+
+export async function runStart(configFile: string): Promise<number> {
+  const gw = await startGateway(configFile);
+  if (!gw) return 1;
+  for (const l of gw.listeners()) {
+    const a = l.address();
+    gw.logger.info({ listener: l.config.name, address: `${a.address}:${a.port}`, origin: l.info.publicOrigin }, 'listening');
+  }
+  return runUntilSignalled(gw);
+}
+
+export { formatProblem };

@@ -1,0 +1,127 @@
+/**
+ * The shape of rampart.yaml after validation and defaults. The schema (schema.ts) is the source
+ * of truth for what is accepted; docs/config.md documents every key.
+ */
+export type SecretRef = { readonly env: string } | { readonly file: string };
+
+export interface CertificateConfig {
+  readonly cert: string;
+  readonly key: string;
+  readonly serverNames?: readonly string[];
+}
+
+export interface ClientAuthConfig {
+  readonly ca: string;
+  /** true: handshake fails without a verified certificate; false: routes decide. */
+  readonly required: boolean;
+}
+
+export interface ListenerTlsConfig {
+  readonly dev?: boolean;
+  readonly certificates?: readonly CertificateConfig[];
+  readonly clientAuth?: ClientAuthConfig;
+}
+
+export interface ListenerLimits {
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly maxRequestsPerSocket: number;
+  readonly maxConcurrentStreams: number;
+}
+
+export interface ListenerConfig {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly protocol: 'https' | 'http';
+  /** Where this listener is reached from outside; default from host and port. */
+  readonly publicOrigin?: string;
+  /** http only: answer every request with 308 to this origin. */
+  readonly redirectTo?: string;
+  /** http only: serve routes in plaintext (tests, benchmarks, behind a TLS-terminating balancer). */
+  readonly insecure?: boolean;
+  readonly http2: boolean;
+  readonly tls?: ListenerTlsConfig;
+  readonly limits: ListenerLimits;
+}
+
+export interface TargetConfig {
+  readonly url: string;
+  readonly weight: number;
+}
+
+export interface UpstreamTlsConfig {
+  readonly ca?: string;
+  readonly cert?: string;
+  readonly key?: string;
+  readonly serverName?: string;
+}
+
+export interface HealthConfig {
+  readonly active?: {
+    readonly path: string;
+    readonly intervalMs: number;
+    readonly timeoutMs: number;
+    readonly healthyThreshold: number;
+    readonly unhealthyThreshold: number;
+    readonly expectStatus: readonly number[];
+  };
+  readonly passive: {
+    /** Consecutive connection failures or 5xx that take a target out. */
+    readonly unhealthyThreshold: number;
+    /** How long a passively ejected target stays out before it is tried again. */
+    readonly ejectMs: number;
+  };
+}
+
+export interface CircuitBreakerConfig {
+  /** Failure ratio over the window that opens the circuit. */
+  readonly failureRatio: number;
+  readonly minimumRequests: number;
+  readonly windowMs: number;
+  readonly openMs: number;
+  readonly halfOpenRequests: number;
+}
+
+export interface UpstreamConfig {
+  readonly id: string;
+  readonly targets: readonly TargetConfig[];
+  readonly tls?: UpstreamTlsConfig;
+  readonly timeouts: { readonly connectMs: number; readonly headersMs: number; readonly bodyMs: number };
+  readonly retries: { readonly attempts: number; readonly backoffMs: number };
+  readonly health: HealthConfig;
+  readonly circuitBreaker: CircuitBreakerConfig;
+  readonly pool: { readonly connections: number; readonly keepAliveTimeoutMs: number };
+  readonly maxResponseBytes: number;
+  readonly openapi?: { readonly document: string; readonly basePath: string };
+}
+
+export interface RouteConfig {
+  readonly id: string;
+  readonly listeners?: readonly string[];
+  readonly host?: string;
+  readonly path: string;
+  readonly methods: readonly string[];
+  readonly upstream?: string;
+  /** Prefix removed before the request goes upstream. */
+  readonly stripPrefix?: string;
+  readonly websocket: boolean;
+  readonly requireClientCertificate: boolean;
+  /** Per-stage settings (merged over `defaults.<stage>`). */
+  readonly [stage: string]: unknown;
+}
+
+export interface RootConfig {
+  readonly dataDir: string;
+  readonly masterKey?: SecretRef;
+  readonly trustedProxies: readonly string[];
+  readonly identity: { readonly issuer: string; readonly lifetimeSeconds: number };
+  readonly logging: { readonly level: string; readonly redact: readonly string[] };
+  readonly shutdown: { readonly graceMs: number };
+  readonly listeners: readonly ListenerConfig[];
+  readonly upstreams: readonly UpstreamConfig[];
+  readonly routes: readonly RouteConfig[];
+  readonly defaults: Readonly<Record<string, unknown>>;
+}

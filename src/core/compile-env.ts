@@ -1,0 +1,21 @@
+/**
+ * What a stage gets when it compiles: the route it is compiled for and the gateway's services.
+ */
+import type { Logger } from 'pino';
+import type { RouteConfig, UpstreamConfig, RootConfig } from '../config/types.ts';
+import type { Keeper } from './keeper.ts';
+import type { IdentityTokens } from './identity-port.ts';
+
+export interface CompileEnv {
+  readonly root: RootConfig;
+  /** Undefined for pre-route stages (request-id, hygiene), compiled per listener. */
+  readonly route: RouteConfig | undefined;
+  readonly upstream: UpstreamConfig | undefined;
+  readonly logger: Logger;
+  /** Objects that survive hot reload when their id survives (pools, breakers, counters). */
+  readonly keeper: Keeper;
+  readonly identity: IdentityTokens;
+  readonly generation: number;
+  readonly dataDir: string;
+  readonly dev: boolean;
+}

@@ -1,0 +1,102 @@
+/**
+ * One request/response exchange: the mutable implementation behind RequestContext. Only the core
+ * (runner, gateway) writes it; stages get the read-only RequestContext view.
+ */
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
+import { Transform, type Readable } from 'node:stream';
+import { GatewayError } from '../errors/problem.ts';
+import { ANONYMOUS, type Principal } from './principal.ts';
+import type { ListenerInfo, RequestContext, RouteInfo, TlsInfo } from './context.ts';
+
+export type InboundRequest = IncomingMessage | Http2ServerRequest;
+
+export class Exchange implements RequestContext {
+  requestId = '';
+  traceparent = '';
+  traceId = '';
+  readonly listener: ListenerInfo;
+  readonly peerIp: string;
+  clientIp: string;
+  readonly method: string;
+  host = '';
+  path = '/';
+  query = '';
+  headers: IncomingHttpHeaders = {};
+  readonly httpVersion: string;
+  readonly tls: TlsInfo | undefined;
+  route: RouteInfo | undefined;
+  params: Record<string, string> = {};
+  principal: Principal = ANONYMOUS;
+  readonly annotations = new Map<string, unknown>();
+  readonly generation: number;
+  readonly startedAt = process.hrtime.bigint();
+  bodyRead = false;
+  /** Byte limit of the matched route (hygiene). */
+  maxBodyBytes = 0;
+  readonly req: InboundRequest;
+  readonly #abort = new AbortController();
+  #body: Promise<Buffer> | undefined;
+  /** For the access log. */
+  decision: 'allow' | 'deny' | 'reply' | 'error' = 'allow';
+  reasonCode: string | undefined;
+  upstream: string | undefined;
+  bytesOut = 0;
+  /** Stages entered, in order (the response phase runs them in reverse). */
+  entered: import('./stage.ts').Stage[] = [];
+
+  constructor(req: InboundRequest, listener: ListenerInfo, peerIp: string, tls: TlsInfo | undefined, generation: number) {
+    this.req = req;
+    this.listener = listener;
+    this.peerIp = peerIp;
+    this.clientIp = peerIp;
+    this.method = (req.method ?? 'GET').toUpperCase();
+    this.httpVersion = req.httpVersion;
+    this.tls = tls;
+    this.generation = generation;
+  }
+
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
+  abort(reason?: unknown): void {
+    if (!this.#abort.signal.aborted) this.#abort.abort(reason);
+  }
+
+  /** Reads the body once, bounded by the route's limit (413 beyond it). */
+  body(): Promise<Buffer> {
+    this.#body ??= this.#readBody();
+    return this.#body;
+  }
+
+  async #readBody(): Promise<Buffer> {
+    this.bodyRead = true;
+    const limit = this.maxBodyBytes;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of this.requestStream()) {
+      size += (chunk as Buffer).length;
+      if (size > limit) break; // requestStream has already thrown; defensive
+      chunks.push(chunk as Buffer);
+    }
+    return Buffer.concat(chunks, size);
+  }
+
+  /** The request body as a stream, cut off with 413 past the route's limit. */
+  requestStream(): Readable {
+    const limit = this.maxBodyBytes;
+    let size = 0;
+    const guard = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        size += chunk.length;
+        if (size > limit) {
+          cb(new GatewayError('RAMPART_HYGIENE_BODY_TOO_LARGE', { detail: `The body exceeds ${limit} bytes.`, reason: 'streamed body over limit' }));
+        } else cb(null, chunk);
+      },
+    });
+    const src = this.req as Readable;
+    src.on('error', (e) => guard.destroy(e));
+    return src.pipe(guard);
+  }
+}

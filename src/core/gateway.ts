@@ -1,0 +1,372 @@
+/**
+ * The gateway: owns the listeners, the serving config generation and its atomic replacement
+ * (hot reload), and graceful shutdown. Requests take the generation current when they arrive
+ * and keep it to the end, so a reload never changes a request in flight.
+ */
+import type http from 'node:http';
+import { watch, type FSWatcher } from 'node:fs';
+import path from 'node:path';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { loadConfig, ConfigError, formatProblem, type ConfigProblem, type LoadedConfig } from '../config/load.ts';
+import { resolveSecret } from '../config/secrets.ts';
+import { GatewayError } from '../errors/problem.ts';
+import { createLogger } from '../observe/logger.ts';
+import { onSecurityEvent } from '../observe/events.ts';
+import { loadMasterKey } from '../secrets/master-key.ts';
+import { createKeyring } from '../secrets/keyring.ts';
+import { createIdentitySigner, type IdentitySigner } from '../identity/signer.ts';
+import { IDENTITY_JWKS_PATH } from '../identity/claims.ts';
+import { STAGES } from '../stages/index.ts';
+import { compileGeneration, type Generation, type CompiledRoute } from './compile.ts';
+import { Keeper } from './keeper.ts';
+import { openListener, type OpenListener } from './listeners.ts';
+import { egressContext, errorResponse, logExchange, match, prepare, runRoute, writeAndLog } from './runner.ts';
+import { problemResponse, type OutboundResponse } from './respond.ts';
+import type { InboundRequest, Exchange } from './exchange.ts';
+import type { GatewayResponse, StageModule } from './stage.ts';
+import { writeRawResponse } from './raw-response.ts';
+
+export interface GatewayOptions {
+  readonly configFile: string;
+  readonly logger?: Logger;
+  /** Reload when the config file changes (default true). SIGHUP is wired by the CLI. */
+  readonly watch?: boolean;
+  readonly stages?: readonly StageModule[];
+  /** Overrides dataDir (RAMPART_DATA_DIR). */
+  readonly dataDir?: string;
+}
+
+export interface ReloadResult {
+  readonly ok: boolean;
+  readonly generation: number;
+  readonly problems: readonly ConfigProblem[];
+}
+
+export class Gateway {
+  readonly logger: Logger;
+  readonly #accessLog: Logger;
+  readonly #stages: readonly StageModule[];
+  readonly #configFile: string;
+  readonly #keeper = new Keeper();
+  readonly #listeners = new Map<string, OpenListener>();
+  readonly #inflight = new Map<Generation, number>();
+  #gen!: Generation;
+  #identity!: IdentitySigner;
+  #dataDir = '';
+  #dev = false;
+  #watcher: FSWatcher | undefined;
+  #reloading: Promise<ReloadResult> | undefined;
+  #closing: Promise<void> | undefined;
+  #offEvents: () => void = () => undefined;
+
+  private constructor(options: GatewayOptions, logger: Logger) {
+    this.logger = logger;
+    this.#accessLog = logger.child({ log: 'access' });
+    this.#stages = options.stages ?? STAGES;
+    this.#configFile = path.resolve(options.configFile);
+  }
+
+  static async start(options: GatewayOptions): Promise<Gateway> {
+    const stages = options.stages ?? STAGES;
+    const loaded = await loadConfig(options.configFile, stages);
+    const logger = options.logger ?? createLogger({ level: loaded.config.logging.level, redact: loaded.config.logging.redact });
+    const gw = new Gateway(options, logger);
+    try {
+      await gw.#init(loaded, options);
+    } catch (err) {
+      await gw.#teardown();
+      throw err;
+    }
+    return gw;
+  }
+
+  async #init(loaded: LoadedConfig, options: GatewayOptions): Promise<void> {
+    const root = loaded.config;
+    for (const w of loaded.warnings) this.logger.warn({ config: formatProblem(w) }, 'config warning');
+    this.#dataDir = path.resolve(options.dataDir ?? process.env.RAMPART_DATA_DIR ?? path.resolve(loaded.baseDir, root.dataDir));
+    this.#dev = root.listeners.some((l) => l.tls?.dev === true);
+    if (this.#dev) {
+      this.logger.warn('development mode (tls.dev): a local CA and a master key are generated under the data directory; never use this in production');
+    }
+    const masterValue = root.masterKey ? await resolveSecret(root.masterKey, loaded.baseDir) : undefined;
+    const master = await loadMasterKey({ dataDir: this.#dataDir, dev: this.#dev, value: masterValue });
+    this.#identity = await createIdentitySigner({
+      dataDir: this.#dataDir,
+      keyring: createKeyring(master),
+      issuer: root.identity.issuer,
+      lifetimeSeconds: root.identity.lifetimeSeconds,
+    });
+    this.#offEvents = onSecurityEvent((e) => this.logger.warn({ log: 'security', event: e }, e['event.action']));
+    this.#gen = await this.#compile(loaded, 1);
+    this.#keeper.commit();
+    for (const l of root.listeners) {
+      const open = await openListener(l, {
+        baseDir: loaded.baseDir,
+        dataDir: this.#dataDir,
+        logger: this.logger,
+        handlers: {
+          request: (name, req, res) => void this.#onRequest(name, req, res),
+          upgrade: (name, req, socket, head) => void this.#onUpgrade(name, req, socket, head),
+          clientError: (name, err, socket) => this.#onClientError(name, err, socket),
+        },
+      });
+      this.#listeners.set(l.name, open);
+      if (l.protocol === 'http' && l.insecure) this.logger.warn({ listener: l.name }, 'plaintext listener serves routes (insecure: true)');
+    }
+    if (options.watch !== false) this.#watch();
+  }
+
+  async #compile(loaded: LoadedConfig, id: number): Promise<Generation> {
+    return compileGeneration(loaded, this.#stages, { logger: this.logger, keeper: this.#keeper, identity: this.#identity, dataDir: this.#dataDir, dev: this.#dev }, id);
+  }
+
+  get generation(): number {
+    return this.#gen.id;
+  }
+
+  get dataDir(): string {
+    return this.#dataDir;
+  }
+
+  get identity(): IdentitySigner {
+    return this.#identity;
+  }
+
+  listener(name: string): OpenListener {
+    const l = this.#listeners.get(name);
+    if (!l) throw new Error(`no listener named ${name}`);
+    return l;
+  }
+
+  listeners(): OpenListener[] {
+    return [...this.#listeners.values()];
+  }
+
+  /** Loads the config file again and swaps it in atomically; an invalid one is refused. */
+  reload(): Promise<ReloadResult> {
+    this.#reloading ??= this.#reload().finally(() => {
+      this.#reloading = undefined;
+    });
+    return this.#reloading;
+  }
+
+  async #reload(): Promise<ReloadResult> {
+    const old = this.#gen;
+    let loaded: LoadedConfig;
+    try {
+      loaded = await loadConfig(this.#configFile, this.#stages);
+      const changed = listenerChanges(old.loaded, loaded);
+      if (changed) throw new ConfigError([{ file: loaded.file, line: 1, col: 1, path: 'listeners', message: `${changed}: restart the gateway to change listeners`, severity: 'error' }]);
+    } catch (err) {
+      return this.#refused(err, old);
+    }
+    let next: Generation;
+    try {
+      next = await this.#compile(loaded, old.id + 1);
+    } catch (err) {
+      await this.#keeper.abort();
+      return this.#refused(err, old);
+    }
+    const dispose = this.#keeper.commit();
+    this.#gen = next;
+    this.logger.info({ generation: next.id, routes: loaded.config.routes.length }, 'config reloaded');
+    for (const w of loaded.warnings) this.logger.warn({ config: formatProblem(w) }, 'config warning');
+    void this.#retire(old, dispose);
+    return { ok: true, generation: next.id, problems: loaded.warnings };
+  }
+
+  #refused(err: unknown, old: Generation): ReloadResult {
+    const problems = err instanceof ConfigError ? err.problems : [{ file: this.#configFile, line: 0, col: 0, path: '', message: err instanceof Error ? err.message : String(err), severity: 'error' as const }];
+    for (const p of problems) this.logger.error({ config: formatProblem(p) }, 'config reload refused; the previous config keeps serving');
+    return { ok: false, generation: old.id, problems };
+  }
+
+  /** Disposes what a reload dropped once the old generation has no request in flight. */
+  async #retire(old: Generation, dispose: () => Promise<void>): Promise<void> {
+    const deadline = Date.now() + 300_000;
+    while ((this.#inflight.get(old) ?? 0) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    this.#inflight.delete(old);
+    for (const s of old.stages) await s.close?.();
+    await dispose();
+  }
+
+  #watch(): void {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      // Watch the directory: editors replace files, which ends a watch on the file itself.
+      this.#watcher = watch(path.dirname(this.#configFile), (_event, file) => {
+        if (file !== null && file !== path.basename(this.#configFile)) return;
+        clearTimeout(timer);
+        timer = setTimeout(() => void this.reload(), 200);
+      });
+      this.#watcher.on('error', () => undefined);
+      this.#watcher.unref();
+    } catch (err) {
+      this.logger.warn({ err }, 'cannot watch the config file; reload with SIGHUP');
+    }
+  }
+
+  #enter(): Generation {
+    const gen = this.#gen;
+    this.#inflight.set(gen, (this.#inflight.get(gen) ?? 0) + 1);
+    return gen;
+  }
+
+  #leave(gen: Generation): void {
+    this.#inflight.set(gen, (this.#inflight.get(gen) ?? 1) - 1);
+  }
+
+  inflight(): number {
+    let n = 0;
+    for (const v of this.#inflight.values()) n += v;
+    return n;
+  }
+
+  async #onRequest(name: string, req: InboundRequest, res: OutboundResponse): Promise<void> {
+    const gen = this.#enter();
+    const listener = gen.listeners.get(name);
+    const open = this.#listeners.get(name);
+    if (!listener || !open) {
+      this.#leave(gen);
+      res.destroy();
+      return;
+    }
+    const { ex, error } = prepare(gen, listener, open.info, req);
+    let route: CompiledRoute | undefined;
+    let response: GatewayResponse;
+    let own = true;
+    try {
+      if (error) response = errorResponse(ex, error);
+      else {
+        const builtin = this.#builtin(ex);
+        if (builtin) {
+          response = builtin;
+          ex.decision = 'reply';
+        } else {
+          const m = match(listener, ex);
+          if (m instanceof GatewayError) response = errorResponse(ex, m);
+          else {
+            route = m;
+            ({ response, own } = await runRoute(ex, m, this.logger));
+          }
+        }
+      }
+    } catch (err) {
+      if (!(err instanceof GatewayError)) this.logger.error({ requestId: ex.requestId, route: route?.info.id, err }, 'unexpected error in the request phase');
+      response = errorResponse(ex, err);
+      own = true;
+    }
+    try {
+      await writeAndLog(res, ex, response, own, egressContext(ex, listener, route, req.httpVersionMajor === 2), this.#accessLog, route);
+    } finally {
+      this.#leave(gen);
+    }
+  }
+
+  /** Built-in routes under /.well-known/rampart/ (GET/HEAD only). */
+  #builtin(ex: Exchange): GatewayResponse | undefined {
+    if (!ex.path.startsWith('/.well-known/rampart/')) return undefined;
+    if (ex.path === IDENTITY_JWKS_PATH && (ex.method === 'GET' || ex.method === 'HEAD')) {
+      const body = Buffer.from(JSON.stringify(this.#identity.jwks()));
+      return { status: 200, headers: { 'content-type': 'application/jwk-set+json', 'content-length': String(body.length), 'cache-control': 'public, max-age=60' }, body };
+    }
+    return undefined;
+  }
+
+  async #onUpgrade(name: string, req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const gen = this.#enter();
+    const listener = gen.listeners.get(name);
+    const open = this.#listeners.get(name);
+    socket.on('error', () => socket.destroy());
+    if (!listener || !open) {
+      this.#leave(gen);
+      socket.destroy();
+      return;
+    }
+    const { ex, error } = prepare(gen, listener, open.info, req);
+    let route: CompiledRoute | undefined;
+    const fail = (response: GatewayResponse) => {
+      writeRawResponse(socket, response, egressContext(ex, listener, route, false));
+      logExchange(this.#accessLog, ex, route, response.status, false);
+    };
+    try {
+      if (error) return fail(errorResponse(ex, error));
+      const m = match(listener, ex);
+      if (m instanceof GatewayError) return fail(errorResponse(ex, m));
+      route = m;
+      const protocol = String(req.headers.upgrade ?? '').toLowerCase();
+      if (!m.websocket || !m.upgrade || protocol !== 'websocket') {
+        return fail(errorResponse(ex, new GatewayError('RAMPART_HYGIENE_UPGRADE_REFUSED', { reason: `upgrade to ${protocol.slice(0, 32)}` })));
+      }
+      ex.annotations.set('core.upgrade', protocol);
+      for (const stage of m.stages) {
+        if (stage.name === 'proxy' || !stage.onRequest) continue;
+        const d = await stage.onRequest(ex);
+        ex.entered.push(stage);
+        if (d.kind === 'deny' && stage.mode !== 'shadow') return fail(errorResponse(ex, d.error));
+        if (d.kind === 'reply') return fail(d.response);
+      }
+      await m.upgrade(ex, socket, head);
+      ex.decision = 'allow';
+      logExchange(this.#accessLog, ex, route, 101, false);
+    } catch (err) {
+      if (!(err instanceof GatewayError)) this.logger.error({ requestId: ex.requestId, err }, 'unexpected error during upgrade');
+      if (socket.writable) fail(errorResponse(ex, err));
+      else socket.destroy();
+    } finally {
+      this.#leave(gen);
+    }
+  }
+
+  /** Requests Node's parser refused: answered as problem+json, then the connection closes. */
+  #onClientError(name: string, err: NodeJS.ErrnoException, socket: Duplex): void {
+    const code = err.code ?? '';
+    if (code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const error =
+      code === 'HPE_HEADER_OVERFLOW'
+        ? new GatewayError('RAMPART_HYGIENE_HEADERS_TOO_LARGE')
+        : code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? new GatewayError('RAMPART_HYGIENE_REQUEST_TIMEOUT')
+          : new GatewayError('RAMPART_HYGIENE_BAD_REQUEST', { reason: code });
+    const listener = this.#gen.listeners.get(name);
+    const requestId = crypto.randomUUID();
+    this.logger.info({ log: 'access', listener: name, status: error.status, decision: 'deny', reason: error.code, parserError: code, requestId }, 'request refused by the HTTP parser');
+    if (!listener) return void socket.destroy();
+    writeRawResponse(socket, problemResponse(error, requestId), {
+      requestId, requestIdHeader: listener.ids.header, https: listener.config.protocol === 'https', egress: listener.egress, http2: false, method: 'GET',
+    });
+  }
+
+  /** Graceful shutdown: stop accepting, let in-flight requests finish within graceMs, then close. */
+  close(graceMs?: number): Promise<void> {
+    this.#closing ??= this.#close(graceMs ?? this.#gen.loaded.config.shutdown.graceMs);
+    return this.#closing;
+  }
+
+  async #close(graceMs: number): Promise<void> {
+    this.#watcher?.close();
+    for (const l of this.#listeners.values()) l.stopAccepting();
+    const deadline = Date.now() + graceMs;
+    while (this.inflight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    const left = this.inflight();
+    if (left > 0) this.logger.warn({ inflight: left }, 'shutdown deadline reached; closing requests still in flight');
+    await this.#teardown();
+  }
+
+  async #teardown(): Promise<void> {
+    for (const l of this.#listeners.values()) l.destroyAll();
+    this.#offEvents();
+    if (this.#gen) for (const s of this.#gen.stages) await s.close?.();
+    await this.#keeper.closeAll();
+    this.logger.flush?.();
+  }
+}
+
+function listenerChanges(a: LoadedConfig, b: LoadedConfig): string | undefined {
+  const key = (c: LoadedConfig) => JSON.stringify(c.config.listeners.map((l) => [l.name, l.host, l.port, l.protocol, l.redirectTo, l.insecure, l.tls, l.http2, l.limits]));
+  return key(a) === key(b) ? undefined : 'listeners changed';
+}

@@ -1,0 +1,108 @@
+/**
+ * Writing responses: the gateway's own problem+json answers and proxied/replied responses, with the
+ * egress headers (security headers, request id) applied to every one of them.
+ */
+import type { ServerResponse } from 'node:http';
+import type { Http2ServerResponse } from 'node:http2';
+import { PassThrough, pipeline, Readable } from 'node:stream';
+import { PROBLEM_CONTENT_TYPE, toProblem, GatewayError } from '../errors/problem.ts';
+import type { EgressHeaders } from '../stages/headers/index.ts';
+import type { GatewayResponse, OutgoingHeaders } from './stage.ts';
+
+export type OutboundResponse = ServerResponse | Http2ServerResponse;
+
+export interface EgressContext {
+  readonly requestId: string;
+  readonly requestIdHeader: string;
+  readonly https: boolean;
+  readonly egress: EgressHeaders;
+  readonly http2: boolean;
+  readonly method: string;
+}
+
+/** Connection-specific fields are forbidden in HTTP/2 (RFC 9113 §8.2.2) and never forwarded. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authenticate']);
+
+function headersFor(res: GatewayResponse, ctx: EgressContext, own: boolean): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  const connectionTokens = new Set(String(res.headers.connection ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean));
+  for (const [k, v] of Object.entries(res.headers)) {
+    const name = k.toLowerCase();
+    if (HOP_BY_HOP.has(name) || connectionTokens.has(name) || name.startsWith(':')) continue;
+    out[name] = v;
+  }
+  ctx.egress.apply(out, ctx.https, own);
+  out[ctx.requestIdHeader] = ctx.requestId;
+  return out;
+}
+
+export function problemResponse(error: unknown, requestId: string): GatewayResponse {
+  const doc = toProblem(error, requestId);
+  const body = Buffer.from(JSON.stringify(doc));
+  const headers: OutgoingHeaders = { 'content-type': PROBLEM_CONTENT_TYPE, 'content-length': String(body.length) };
+  if (error instanceof GatewayError) for (const [k, v] of Object.entries(error.headers)) headers[k.toLowerCase()] = v;
+  return { status: doc.status, headers, body };
+}
+
+/**
+ * Writes a response. Returns a promise that settles when the body is fully written (or the
+ * exchange broke off); it never rejects.
+ */
+export function writeResponse(res: OutboundResponse, response: GatewayResponse, ctx: EgressContext, own: boolean, onBytes: (n: number) => void): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (res.headersSent || res.writableEnded) {
+      resolve();
+      return;
+    }
+    const headers = headersFor(response, ctx, own);
+    const noBody = ctx.method === 'HEAD' || response.status === 204 || response.status === 304;
+    try {
+      (res as ServerResponse).writeHead(response.status, headers);
+    } catch {
+      // A header value the runtime refuses (e.g. an upstream's invalid characters): fail closed.
+      const fallback = problemResponse(new GatewayError('RAMPART_UPSTREAM_PROTOCOL_ERROR', { reason: 'invalid response header' }), ctx.requestId);
+      destroyBody(response.body);
+      if (!res.headersSent) (res as ServerResponse).writeHead(fallback.status, headersFor(fallback, ctx, true));
+      (res as ServerResponse).end(fallback.body as Buffer);
+      resolve();
+      return;
+    }
+    const body = response.body;
+    if (body === null || noBody) {
+      destroyBody(body);
+      res.end();
+      resolve();
+      return;
+    }
+    if (Buffer.isBuffer(body)) {
+      onBytes(body.length);
+      res.end(body);
+      resolve();
+      return;
+    }
+    body.on('data', (chunk: Buffer) => onBytes(chunk.length));
+    const trailers = response.trailers;
+    const tail = trailers
+      ? new PassThrough({
+          flush(cb) {
+            const t = trailers();
+            if (t && Object.keys(t).length) {
+              try {
+                (res as ServerResponse).addTrailers(t);
+              } catch {
+                /* invalid trailer names are dropped */
+              }
+            }
+            cb();
+          },
+        })
+      : undefined;
+    const done = () => resolve();
+    if (tail) pipeline(body, tail, res as NodeJS.WritableStream, done);
+    else pipeline(body, res as NodeJS.WritableStream, done);
+  });
+}
+
+function destroyBody(body: GatewayResponse['body']): void {
+  if (body instanceof Readable) body.destroy();
+}

@@ -1,0 +1,36 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { RouteTable, toRouterPath } from './route-table.ts';
+
+test('toRouterPath converts templates', () => {
+  assert.equal(toRouterPath('/api/orders/{id}'), '/api/orders/:id');
+  assert.equal(toRouterPath('/api/*'), '/api/*');
+  assert.equal(toRouterPath('/v1/x:y/{a}'), '/v1/x::y/:a');
+});
+
+test('RouteTable matches host and path templates, reports 405 with Allow', () => {
+  const t = new RouteTable<string>();
+  t.add('orders', { path: '/api/orders/{id}', methods: ['GET', 'PUT'], host: undefined });
+  t.add('admin', { path: '/admin/*', methods: ['GET'], host: 'admin.example.com' });
+  t.add('wild', { path: '/w', methods: ['GET'], host: '*.example.org' });
+  const m = t.find('GET', 'localhost', '/api/orders/42');
+  assert.equal(m.kind, 'match');
+  assert.deepEqual(m.kind === 'match' && m.match.params, { id: '42' });
+  assert.equal(t.find('HEAD', 'localhost', '/api/orders/42').kind, 'match');
+  assert.deepEqual(t.find('DELETE', 'localhost', '/api/orders/42'), { kind: 'method', allow: ['GET', 'HEAD', 'PUT'] });
+  assert.equal(t.find('GET', 'localhost', '/api/orders/42/x').kind, 'none');
+  assert.equal(t.find('GET', 'localhost', '/API/orders/42').kind, 'none', 'case-sensitive');
+  assert.equal(t.find('GET', 'localhost', '/api/orders/').kind, 'none');
+  assert.equal(t.find('GET', 'admin.example.com', '/admin/users').kind, 'match');
+  assert.equal(t.find('GET', 'localhost', '/admin/users').kind, 'none');
+  assert.equal(t.find('GET', 'a.example.org', '/w').kind, 'match');
+  assert.equal(t.find('GET', 'example.org', '/w').kind, 'none');
+});
+
+test('RouteTable does not decode a normalised path twice', () => {
+  const t = new RouteTable<string>();
+  t.add('orders', { path: '/api/orders/{id}', methods: ['GET'], host: undefined });
+  const m = t.find('GET', 'localhost', '/api/orders/%41?x');
+  assert.equal(m.kind, 'match');
+  assert.deepEqual(m.kind === 'match' && m.match.params, { id: '%41?x' });
+});

@@ -1,0 +1,246 @@
+/**
+ * The runner: takes one request through the pipeline in its fixed order, stops at the first
+ * denial, runs the response phase in reverse over the stages entered, and the egress phase
+ * (security headers, request id, access log, exchange event) for every response.
+ *
+ *   request-id → hygiene → route match → [ip-filter → throttle → cors → authn → authz → quota →
+ *   validation → proxy] → response phase → egress
+ */
+import type { TLSSocket } from 'node:tls';
+import type { Logger } from 'pino';
+import { GatewayError } from '../errors/problem.ts';
+import { publishSecurityEvent, exchangeChannel } from '../observe/events.ts';
+import { resolveClientIp } from './net/client-ip.ts';
+import { normaliseIp } from './net/cidr.ts';
+import { Exchange, type InboundRequest } from './exchange.ts';
+import { problemResponse, writeResponse, type EgressContext, type OutboundResponse } from './respond.ts';
+import type { CompiledListener, CompiledRoute, Generation } from './compile.ts';
+import type { GatewayResponse, Stage } from './stage.ts';
+import type { ListenerInfo, TlsInfo } from './context.ts';
+import type { Principal } from './principal.ts';
+
+export interface RunnerServices {
+  readonly logger: Logger;
+  readonly accessLog: Logger;
+}
+
+export function tlsInfo(socket: unknown): TlsInfo | undefined {
+  const s = socket as TLSSocket | undefined;
+  if (!s || typeof s.getProtocol !== 'function') return undefined;
+  const info: { -readonly [K in keyof TlsInfo]: TlsInfo[K] } = {
+    protocol: s.getProtocol(),
+    alpn: s.alpnProtocol ?? null,
+    servername: (s as TLSSocket & { servername?: string | false }).servername ?? null,
+    clientAuthorized: s.authorized === true,
+  };
+  if (s.authorized) {
+    const cert = s.getPeerCertificate();
+    if (cert && cert.subject) {
+      info.clientSubject = Object.entries(cert.subject).map(([k, v]) => `${k}=${String(v)}`).join(',');
+      info.clientFingerprint256 = cert.fingerprint256;
+    }
+  }
+  return info;
+}
+
+/** Builds the exchange and runs the pre-route stages; returns the exchange or an error to answer. */
+export function prepare(gen: Generation, listener: CompiledListener, info: ListenerInfo, req: InboundRequest): { ex: Exchange; error?: GatewayError } {
+  const socket = (req.socket ?? (req as { stream?: { session?: { socket?: unknown } } }).stream?.session?.socket) as { remoteAddress?: string } | undefined;
+  const peerIp = normaliseIp(socket?.remoteAddress ?? 'unknown');
+  const ex = new Exchange(req, info, peerIp, info.scheme === 'https' ? tlsInfo(socket) : undefined, gen.id);
+  const ids = listener.ids.resolve(req.headers);
+  ex.requestId = ids.requestId;
+  ex.traceId = ids.traceId;
+  ex.traceparent = ids.traceparent;
+  ex.maxBodyBytes = listener.hygiene.config.maxBodyBytes;
+  const inspected = listener.hygiene.inspect({
+    method: ex.method,
+    url: (req as { url?: string }).url ?? '/',
+    headers: req.headers,
+    rawHeaders: req.rawHeaders,
+    httpVersion: req.httpVersion,
+  });
+  if (inspected instanceof GatewayError) {
+    ex.path = safeLogPath((req as { url?: string }).url ?? '/');
+    return { ex, error: inspected };
+  }
+  ex.path = inspected.path;
+  ex.query = inspected.query;
+  ex.host = inspected.host;
+  ex.headers = inspected.headers;
+  ex.clientIp = resolveClientIp(peerIp, { forwarded: str(req.headers.forwarded), xForwardedFor: str(req.headers['x-forwarded-for']) }, gen.trustedProxies);
+  return { ex };
+}
+
+/** Matches the route; sets route, params and the route's byte limit. */
+export function match(listener: CompiledListener, ex: Exchange): CompiledRoute | GatewayError {
+  const host = ex.host.startsWith('[') ? ex.host.slice(0, ex.host.indexOf(']') + 1) : ex.host.replace(/:\d+$/, '');
+  const found = listener.table.find(ex.method, host, ex.path);
+  if (found.kind === 'none') return new GatewayError('RAMPART_ROUTE_NOT_FOUND');
+  if (found.kind === 'method') {
+    return new GatewayError('RAMPART_ROUTE_METHOD_NOT_ALLOWED', { headers: { allow: found.allow.join(', ') } });
+  }
+  const route = found.match.route;
+  ex.route = route.info;
+  ex.params = found.match.params;
+  ex.maxBodyBytes = route.maxBodyBytes;
+  if (route.requireClientCertificate && !ex.tls?.clientAuthorized) {
+    return new GatewayError('RAMPART_TLS_CLIENT_CERT_REQUIRED', { reason: 'no verified client certificate' });
+  }
+  const cl = ex.headers['content-length'];
+  if (cl !== undefined && Number(cl) > route.maxBodyBytes) {
+    return new GatewayError('RAMPART_HYGIENE_BODY_TOO_LARGE', { detail: `The body exceeds ${route.maxBodyBytes} bytes.`, reason: 'content-length over limit' });
+  }
+  return route;
+}
+
+/** Runs the request phase of a route; returns the response to write and whether it is the gateway's own. */
+export async function runRoute(ex: Exchange, route: CompiledRoute, logger: Logger): Promise<{ response: GatewayResponse; own: boolean }> {
+  let response: GatewayResponse | undefined;
+  for (const stage of route.stages) {
+    if (!stage.onRequest) {
+      ex.entered.push(stage);
+      continue;
+    }
+    const decision = await stage.onRequest(ex);
+    ex.entered.push(stage);
+    if (decision.kind === 'next') {
+      if (decision.patch) applyPatch(ex, stage, decision.patch.principal, decision.patch.annotations);
+      continue;
+    }
+    if (decision.kind === 'deny') {
+      if (stage.mode === 'shadow') {
+        logger.info({ requestId: ex.requestId, stage: stage.name, code: decision.error.code, reason: decision.error.reason }, 'shadow mode: would deny');
+        ex.annotations.set(`shadow.${stage.name}`, decision.error.code);
+        continue;
+      }
+      ex.decision = 'deny';
+      ex.reasonCode = decision.error.code;
+      return { response: problemResponse(decision.error, ex.requestId), own: true };
+    }
+    response = decision.response;
+    if (stage.name !== 'proxy') ex.decision = 'reply';
+    break;
+  }
+  if (!response) throw new Error(`route ${route.info.id} has no stage that answers`);
+  // Response phase: in reverse over the stages entered.
+  for (let i = ex.entered.length - 1; i >= 0; i--) {
+    const stage = ex.entered[i] as Stage;
+    if (!stage.onResponse) continue;
+    const d = await stage.onResponse(ex, response);
+    if (d.kind === 'deny') {
+      if (stage.mode === 'shadow') continue;
+      if (response.body && !Buffer.isBuffer(response.body)) response.body.destroy();
+      ex.decision = 'deny';
+      ex.reasonCode = d.error.code;
+      return { response: problemResponse(d.error, ex.requestId), own: true };
+    }
+  }
+  return { response, own: false };
+}
+
+function applyPatch(ex: Exchange, stage: Stage, principal: Principal | undefined, annotations: Readonly<Record<string, unknown>> | undefined): void {
+  if (principal) {
+    if (stage.name !== 'authn') throw new Error(`stage ${stage.name} tried to set the principal`);
+    ex.principal = principal;
+  }
+  if (annotations) for (const [k, v] of Object.entries(annotations)) ex.annotations.set(k, v);
+}
+
+export function egressContext(ex: Exchange, listener: CompiledListener, route: CompiledRoute | undefined, http2: boolean): EgressContext {
+  return {
+    requestId: ex.requestId,
+    requestIdHeader: listener.ids.header,
+    https: listener.config.protocol === 'https',
+    egress: route?.egress ?? listener.egress,
+    http2,
+    method: ex.method,
+  };
+}
+
+/** Answers with the gateway's own error and publishes the security event of a denial. */
+export function errorResponse(ex: Exchange, error: unknown): GatewayResponse {
+  if (error instanceof GatewayError) {
+    ex.decision = 'deny';
+    ex.reasonCode = error.code;
+    if (error.status < 500 && error.code.startsWith('RAMPART_HYGIENE_')) {
+      publishSecurityEvent({
+        'event.kind': 'event', 'event.category': ['web'], 'event.action': `hygiene.${error.code.slice('RAMPART_HYGIENE_'.length).toLowerCase()}`,
+        'event.outcome': 'failure', 'source.ip': ex.clientIp, 'http.request.method': ex.method, 'url.path': ex.path,
+        'http.response.status_code': error.status, 'trace.id': ex.traceId, 'rampart.code': error.code,
+        ...(error.reason ? { 'event.reason': error.reason } : {}),
+      });
+    }
+  } else {
+    ex.decision = 'error';
+    ex.reasonCode = 'RAMPART_GATEWAY_INTERNAL';
+  }
+  return problemResponse(error, ex.requestId);
+}
+
+export function logExchange(accessLog: Logger, ex: Exchange, route: CompiledRoute | undefined, status: number, aborted: boolean): void {
+  const durationMs = Number(process.hrtime.bigint() - ex.startedAt) / 1e6;
+  const entry: Record<string, unknown> = {
+    requestId: ex.requestId,
+    traceId: ex.traceId,
+    listener: ex.listener.name,
+    clientIp: ex.clientIp,
+    method: ex.method,
+    route: route?.info.id,
+    path: ex.path,
+    status,
+    bytesOut: ex.bytesOut,
+    durationMs: Math.round(durationMs * 1000) / 1000,
+    upstream: ex.upstream,
+    principal: ex.principal.kind === 'anonymous' ? undefined : `${ex.principal.kind}:${ex.principal.subject}`,
+    decision: ex.decision,
+    reason: ex.reasonCode,
+    httpVersion: ex.httpVersion,
+  };
+  if (aborted) entry.aborted = true;
+  for (const s of ex.entered) {
+    try {
+      s.onLog?.(ex, entry);
+    } catch {
+      /* onLog never breaks the log line */
+    }
+  }
+  accessLog.info(entry);
+  if (exchangeChannel.hasSubscribers) exchangeChannel.publish(entry);
+}
+
+export function writeAndLog(
+  res: OutboundResponse,
+  ex: Exchange,
+  response: GatewayResponse,
+  own: boolean,
+  egress: EgressContext,
+  accessLog: Logger,
+  route: CompiledRoute | undefined,
+): Promise<void> {
+  if (response.upstream) ex.upstream = response.upstream;
+  let logged = false;
+  const log = (aborted: boolean) => {
+    if (logged) return;
+    logged = true;
+    logExchange(accessLog, ex, route, response.status, aborted);
+  };
+  res.once('close', () => {
+    const finished = (res as { writableFinished?: boolean }).writableFinished === true;
+    if (!finished) ex.abort(new Error('client went away'));
+    log(!finished);
+  });
+  return writeResponse(res, response, egress, own, (n) => {
+    ex.bytesOut += n;
+  });
+}
+
+function str(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v.join(',') : v;
+}
+
+/** A path for the log line when normalisation failed: printable ASCII only, bounded. */
+function safeLogPath(url: string): string {
+  const p = url.split('?')[0] ?? '';
+  return p.replace(/[^\x21-\x7e]/g, '?').slice(0, 256);
+}

@@ -1,0 +1,55 @@
+/**
+ * The one catalog of Rampart's error codes (RAMPART_<AREA>_<WHAT>).
+ *
+ * Every gateway error answered to a client comes from here, as RFC 9457 problem+json.
+ * docs/errors.md documents every code; src/errors/catalog.test.ts fails when the two drift.
+ * `title` and `description` are public text: they never carry request data, stack traces or
+ * upstream internals. A `Record<ErrorCode, …>` makes a code without a status a type error.
+ */
+export interface ErrorSpec {
+  readonly status: number;
+  readonly title: string;
+}
+
+export const CATALOG = {
+  // Routing
+  RAMPART_ROUTE_NOT_FOUND: { status: 404, title: 'No route matches this request' },
+  RAMPART_ROUTE_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed on this route' },
+  // Request hygiene (byte limits, path normalisation, header rules)
+  RAMPART_HYGIENE_BAD_REQUEST: { status: 400, title: 'Malformed request' },
+  RAMPART_HYGIENE_PATH_INVALID: { status: 400, title: 'Ambiguous or invalid request path' },
+  RAMPART_HYGIENE_HOST_INVALID: { status: 400, title: 'Missing, invalid or conflicting Host' },
+  RAMPART_HYGIENE_URI_TOO_LONG: { status: 414, title: 'Request URI too long' },
+  RAMPART_HYGIENE_HEADERS_TOO_LARGE: { status: 431, title: 'Request header fields too large' },
+  RAMPART_HYGIENE_TOO_MANY_HEADERS: { status: 431, title: 'Too many request header fields' },
+  RAMPART_HYGIENE_BODY_TOO_LARGE: { status: 413, title: 'Request body too large' },
+  RAMPART_HYGIENE_LENGTH_REQUIRED: { status: 411, title: 'Length or chunked encoding required' },
+  RAMPART_HYGIENE_METHOD_NOT_SUPPORTED: { status: 501, title: 'Method not supported by the gateway' },
+  RAMPART_HYGIENE_UPGRADE_REFUSED: { status: 400, title: 'Protocol upgrade not allowed on this route' },
+  RAMPART_HYGIENE_REQUEST_TIMEOUT: { status: 408, title: 'Request not received in time' },
+  // Network policy
+  RAMPART_IPFILTER_DENIED: { status: 403, title: 'Client address not allowed' },
+  RAMPART_TLS_CLIENT_CERT_REQUIRED: { status: 403, title: 'A verified client certificate is required' },
+  RAMPART_CORS_ORIGIN_DENIED: { status: 403, title: 'Origin not allowed' },
+  // Upstreams
+  RAMPART_UPSTREAM_UNAVAILABLE: { status: 503, title: 'Upstream service unavailable' },
+  RAMPART_UPSTREAM_CONNECT_FAILED: { status: 502, title: 'Upstream service could not be reached' },
+  RAMPART_UPSTREAM_TIMEOUT: { status: 504, title: 'Upstream service did not answer in time' },
+  RAMPART_UPSTREAM_ERROR: { status: 502, title: 'Upstream service error' },
+  RAMPART_UPSTREAM_RESPONSE_TOO_LARGE: { status: 502, title: 'Upstream response too large' },
+  RAMPART_UPSTREAM_PROTOCOL_ERROR: { status: 502, title: 'Invalid response from upstream service' },
+  // The gateway itself
+  RAMPART_GATEWAY_INTERNAL: { status: 500, title: 'Internal gateway error' },
+  RAMPART_GATEWAY_SHUTTING_DOWN: { status: 503, title: 'Gateway is shutting down' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof CATALOG;
+
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(CATALOG, code);
+}
+
+/** The problem `type` URI of a code: stable, documented in docs/errors.md. */
+export function problemType(code: ErrorCode): string {
+  return `https://rampart.dev/errors/${code.toLowerCase().replaceAll('_', '-')}`;
+}

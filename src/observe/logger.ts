@@ -1,0 +1,60 @@
+/**
+ * The structured logger (pino). Redaction is on by default: credentials never reach a log line,
+ * whatever a stage puts there (DESIGN.md practice 6).
+ */
+import { pino, type Logger, type DestinationStream } from 'pino';
+
+/** Paths pino censors wherever they appear in a log object. */
+export const DEFAULT_REDACT = [
+  'headers.authorization',
+  'headers.cookie',
+  'headers["set-cookie"]',
+  'headers["x-api-key"]',
+  'headers["proxy-authorization"]',
+  'headers["rampart-identity"]',
+  '*.headers.authorization',
+  '*.headers.cookie',
+  '*.headers["set-cookie"]',
+  '*.headers["x-api-key"]',
+  '*.headers["proxy-authorization"]',
+  '*.headers["rampart-identity"]',
+  'password',
+  '*.password',
+  'token',
+  '*.token',
+  'access_token',
+  '*.access_token',
+  'refresh_token',
+  '*.refresh_token',
+  'client_secret',
+  '*.client_secret',
+  'apiKey',
+  '*.apiKey',
+  'secret',
+  '*.secret',
+];
+
+export function createLogger(options: { level?: string; redact?: readonly string[]; destination?: DestinationStream } = {}): Logger {
+  return pino(
+    {
+      level: options.level ?? 'info',
+      base: { service: 'rampart' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      messageKey: 'msg',
+      formatters: { level: (label) => ({ level: label }) },
+      redact: { paths: [...DEFAULT_REDACT, ...(options.redact ?? [])], censor: '[REDACTED]' },
+      // Errors are logged by name and message only: stack traces stay out of the log stream
+      // unless the level is debug (they may carry request data).
+      serializers: {
+        err: (e: unknown) => {
+          if (!(e instanceof Error)) return { message: String(e) };
+          const out: Record<string, unknown> = { type: e.name, message: e.message };
+          const code = (e as { code?: unknown }).code;
+          if (typeof code === 'string') out.code = code;
+          return out;
+        },
+      },
+    },
+    options.destination ?? pino.destination({ dest: 1, sync: false }),
+  );
+}

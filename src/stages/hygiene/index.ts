@@ -1,0 +1,128 @@
+/**
+ * hygiene: byte limits (header count and size, URL length, body size per route), the one path
+ * normalisation, Host/:authority checks, and removal of hop-by-hop and Rampart-* request headers.
+ * Answers 431/414/413/400 as problem+json itself: Node's own parser limits are set above these.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import { GatewayError } from '../../errors/problem.ts';
+import type { Stage, StageModule } from '../../core/stage.ts';
+import { normalisePath } from './path.ts';
+
+export interface HygieneConfig {
+  readonly maxHeaderCount: number;
+  readonly maxHeaderBytes: number;
+  readonly maxUrlBytes: number;
+  readonly maxBodyBytes: number;
+}
+
+/** Limits Node itself enforces, kept above any value the schema accepts. */
+export const NODE_LIMITS = { maxHeaderSize: 128 * 1024, maxHeaderListPairs: 1100, maxHeadersCount: 2000 } as const;
+
+export interface RawRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: IncomingHttpHeaders;
+  /** Alternating names and values as received (Node's rawHeaders). */
+  readonly rawHeaders: readonly string[];
+  readonly httpVersion: string;
+}
+
+export interface Inspected {
+  readonly path: string;
+  readonly query: string;
+  readonly host: string;
+  readonly headers: IncomingHttpHeaders;
+}
+
+/** RFC 9110 §7.6.1 and RFC 9113 §8.2.2: connection-specific fields never cross the gateway. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authorization', 'proxy-authenticate', 'http2-settings']);
+const UNSUPPORTED_METHODS = new Set(['TRACE', 'TRACK', 'CONNECT', 'DEBUG']);
+const HOST = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*|\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-f:.]+\])(?::\d{1,5})?$/;
+
+export function inspect(raw: RawRequest, config: HygieneConfig): Inspected | GatewayError {
+  if (UNSUPPORTED_METHODS.has(raw.method)) {
+    return new GatewayError('RAMPART_HYGIENE_METHOD_NOT_SUPPORTED', { reason: `method ${raw.method}` });
+  }
+  if (Buffer.byteLength(raw.url) > config.maxUrlBytes) {
+    return new GatewayError('RAMPART_HYGIENE_URI_TOO_LONG', { detail: `The request target exceeds ${config.maxUrlBytes} bytes.` });
+  }
+  const count = raw.rawHeaders.length / 2;
+  if (count > config.maxHeaderCount) {
+    return new GatewayError('RAMPART_HYGIENE_TOO_MANY_HEADERS', { detail: `At most ${config.maxHeaderCount} header fields are accepted.` });
+  }
+  let bytes = 0;
+  for (const s of raw.rawHeaders) bytes += s.length + 2;
+  if (bytes > config.maxHeaderBytes) {
+    return new GatewayError('RAMPART_HYGIENE_HEADERS_TOO_LARGE', { detail: `Header fields may total at most ${config.maxHeaderBytes} bytes.` });
+  }
+  // Only origin-form targets (RFC 9112 §3.2.1); absolute-form and asterisk-form are for proxies.
+  if (!raw.url.startsWith('/')) return new GatewayError('RAMPART_HYGIENE_PATH_INVALID', { detail: 'Only origin-form request targets are accepted.' });
+  const q = raw.url.indexOf('?');
+  const rawPath = q === -1 ? raw.url : raw.url.slice(0, q);
+  const query = q === -1 ? '' : raw.url.slice(q + 1);
+  if (raw.url.includes('#')) return new GatewayError('RAMPART_HYGIENE_PATH_INVALID', { detail: 'A fragment is not part of a request target.' });
+  if (/[\x00-\x20\x7f-\uffff]/.test(query)) return new GatewayError('RAMPART_HYGIENE_BAD_REQUEST', { detail: 'The query string contains raw control or non-ASCII characters.' });
+  const norm = normalisePath(rawPath);
+  if (!norm.ok) return new GatewayError('RAMPART_HYGIENE_PATH_INVALID', { reason: norm.reason, detail: 'The request path is ambiguous or invalid.' });
+
+  const host = resolveHost(raw);
+  if (host instanceof GatewayError) return host;
+
+  const headers: IncomingHttpHeaders = {};
+  const connectionTokens = new Set(
+    String(raw.headers.connection ?? '')
+      .split(',')
+      .map((t) => t.trim().toLowerCase())
+      .filter(Boolean),
+  );
+  for (const [name, value] of Object.entries(raw.headers)) {
+    if (name.startsWith(':')) continue;
+    if (HOP_BY_HOP.has(name) || connectionTokens.has(name)) continue;
+    if (name.startsWith('rampart-')) continue; // S2: a client can never forge Rampart-* headers
+    headers[name] = value;
+  }
+  return { path: norm.path, query, host, headers };
+}
+
+/** Host from :authority (HTTP/2) or Host (HTTP/1.1); both present and different is refused (S11). */
+function resolveHost(raw: RawRequest): string | GatewayError {
+  let hostCount = 0;
+  for (let i = 0; i < raw.rawHeaders.length; i += 2) if (raw.rawHeaders[i]?.toLowerCase() === 'host') hostCount++;
+  if (hostCount > 1) return new GatewayError('RAMPART_HYGIENE_HOST_INVALID', { detail: 'More than one Host header.' });
+  const authority = raw.headers[':authority'];
+  const hostHeader = raw.headers.host;
+  if (typeof authority === 'string' && typeof hostHeader === 'string' && authority.toLowerCase() !== hostHeader.toLowerCase()) {
+    return new GatewayError('RAMPART_HYGIENE_HOST_INVALID', { detail: ':authority and Host disagree.' });
+  }
+  const value = (typeof authority === 'string' ? authority : hostHeader)?.toLowerCase();
+  if (!value) return new GatewayError('RAMPART_HYGIENE_HOST_INVALID', { detail: 'The request has no Host.' });
+  if (!HOST.test(value)) return new GatewayError('RAMPART_HYGIENE_HOST_INVALID', { detail: 'The Host header is malformed.' });
+  return value;
+}
+
+/** The host without its port, for route matching. */
+export function hostname(host: string): string {
+  if (host.startsWith('[')) return host.slice(0, host.indexOf(']') + 1);
+  const colon = host.lastIndexOf(':');
+  return colon === -1 ? host : host.slice(0, colon);
+}
+
+const limit = (min: number, max: number) => ({ type: 'integer', minimum: min, maximum: max });
+
+export const hygieneStage: StageModule<HygieneConfig> = {
+  name: 'hygiene',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      maxHeaderCount: limit(8, 1000),
+      maxHeaderBytes: limit(1024, 64 * 1024),
+      maxUrlBytes: limit(256, 64 * 1024),
+      maxBodyBytes: limit(0, 1024 * 1024 * 1024),
+    },
+  },
+  defaults: { maxHeaderCount: 100, maxHeaderBytes: 16 * 1024, maxUrlBytes: 8 * 1024, maxBodyBytes: 1024 * 1024 },
+  compile(config): Stage & { inspect(raw: RawRequest): Inspected | GatewayError; readonly config: HygieneConfig } {
+    return { name: 'hygiene', config, inspect: (raw) => inspect(raw, config) };
+  },
+};
