@@ -1,0 +1,184 @@
+/**
+ * The gateway side of `Rampart-Identity` (DESIGN.md S2): signs, caches and publishes.
+ *
+ * - Its own ES256 key (not the access-token key), sealed at rest (key-store.ts).
+ * - One signature per (principal, upstream, config generation, propagated claims), reused until
+ *   less than a third of its lifetime remains: no signature per request.
+ * - `jwks()` publishes the current key, the next one (pre-published for rotation) and retired ones
+ *   until every token they signed has expired.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { SignJWT } from 'jose';
+import { principalKey, type Principal } from '../core/principal.ts';
+import type { IdentityTokens } from '../core/identity-port.ts';
+import type { Keyring } from '../secrets/keyring.ts';
+import {
+  IDENTITY_ALG,
+  IDENTITY_MAX_LIFETIME_SECONDS,
+  IDENTITY_TYP,
+  rampartClaim,
+} from './claims.ts';
+import { generateSigningKey, loadOrCreateKeySet, writeKeySet, type KeySet, type PublicEcJwk } from './key-store.ts';
+
+export const IDENTITY_MIN_LIFETIME_SECONDS = 10;
+/** Retired keys stay published for the token lifetime plus this much (clock skew, in-flight requests). */
+export const ROTATION_SKEW_SECONDS = 30;
+export const DEFAULT_CACHE_SIZE = 10_000;
+
+export interface IdentitySignerOptions {
+  readonly dataDir: string;
+  readonly keyring: Keyring;
+  /** The `iss` of every identity token: the gateway's, distinct from its access-token issuer. */
+  readonly issuer: string;
+  /** 10 to 60 seconds; more is refused. Default 60. */
+  readonly lifetimeSeconds?: number;
+  /** Bound of the token cache (least recently used entries go first). Default 10 000. */
+  readonly cacheSize?: number;
+  /** Milliseconds since the epoch; tests move time. */
+  readonly now?: () => number;
+}
+
+export interface PublishedJwk extends PublicEcJwk {
+  readonly kid: string;
+  readonly alg: 'ES256';
+  readonly use: 'sig';
+}
+
+export interface IdentitySigner extends IdentityTokens {
+  readonly issuer: string;
+  readonly lifetimeSeconds: number;
+  /** The key id that signs now. */
+  readonly kid: string;
+  tokenFor(principal: Principal, upstreamId: string, generation: number): Promise<string>;
+  /** Public keys only. Serve at IDENTITY_JWKS_PATH. */
+  jwks(): { readonly keys: readonly PublishedJwk[] };
+  /** The next key starts signing; the current one stays published for lifetime + skew. */
+  rotate(): Promise<void>;
+  stats(): { readonly size: number; readonly hits: number; readonly signatures: number };
+}
+
+interface CacheEntry {
+  readonly token: Promise<string>;
+  /** Milliseconds: from then on, sign a new token. */
+  readonly refreshAt: number;
+}
+
+export async function createIdentitySigner(options: IdentitySignerOptions): Promise<IdentitySigner> {
+  const lifetime = options.lifetimeSeconds ?? IDENTITY_MAX_LIFETIME_SECONDS;
+  if (
+    !Number.isInteger(lifetime) ||
+    lifetime < IDENTITY_MIN_LIFETIME_SECONDS ||
+    lifetime > IDENTITY_MAX_LIFETIME_SECONDS
+  ) {
+    throw new RangeError(
+      `identity.lifetimeSeconds must be an integer from ${IDENTITY_MIN_LIFETIME_SECONDS} to ` +
+        `${IDENTITY_MAX_LIFETIME_SECONDS} (DESIGN.md S2), got ${String(lifetime)}.`,
+    );
+  }
+  if (typeof options.issuer !== 'string' || options.issuer.length === 0) {
+    throw new TypeError('The identity issuer must be a non-empty string.');
+  }
+  const cacheSize = options.cacheSize ?? DEFAULT_CACHE_SIZE;
+  if (!Number.isInteger(cacheSize) || cacheSize < 1) throw new RangeError('cacheSize must be a positive integer.');
+  const now = options.now ?? Date.now;
+  const { dataDir, keyring, issuer } = options;
+  const retention = (lifetime + ROTATION_SKEW_SECONDS) * 1000;
+
+  let keys: KeySet = await loadOrCreateKeySet(dataDir, keyring, now());
+  const cache = new Map<string, CacheEntry>();
+  let hits = 0;
+  let signatures = 0;
+  let rotating: Promise<void> = Promise.resolve();
+
+  const sign = (principal: Principal, upstreamId: string, claim: ReturnType<typeof rampartClaim>, iat: number) => {
+    signatures += 1;
+    const key = keys.current;
+    return new SignJWT({ rampart: claim })
+      .setProtectedHeader({ alg: IDENTITY_ALG, typ: IDENTITY_TYP, kid: key.kid })
+      .setIssuer(issuer)
+      .setAudience(upstreamId)
+      .setSubject(principal.subject)
+      .setIssuedAt(iat)
+      .setExpirationTime(iat + lifetime)
+      .setJti(randomBytes(16).toString('base64url'))
+      .sign(key.privateKey);
+  };
+
+  const tokenFor = (principal: Principal, upstreamId: string, generation: number): Promise<string> => {
+    if (typeof upstreamId !== 'string' || upstreamId.length === 0) {
+      return Promise.reject(new TypeError('upstreamId must be a non-empty string.'));
+    }
+    const claim = rampartClaim(principal);
+    // The principal key alone is not enough: two access tokens of one user may carry different
+    // scopes or acr, and a token must never assert more than the request that uses it.
+    const fingerprint = createHash('sha256').update(JSON.stringify([principal.subject, claim])).digest('base64url');
+    const cacheKey = `${principalKey(principal)}\u0000${upstreamId}\u0000${generation}\u0000${fingerprint}`;
+    const t = now();
+    const hit = cache.get(cacheKey);
+    if (hit !== undefined && t < hit.refreshAt) {
+      hits += 1;
+      cache.delete(cacheKey); // least recently used order: move to the end
+      cache.set(cacheKey, hit);
+      return hit.token;
+    }
+    const iat = Math.floor(t / 1000);
+    const token = sign(principal, upstreamId, claim, iat);
+    // Reuse while more than a third of the lifetime remains.
+    const entry: CacheEntry = { token, refreshAt: (iat + lifetime - lifetime / 3) * 1000 };
+    cache.delete(cacheKey);
+    cache.set(cacheKey, entry);
+    while (cache.size > cacheSize) {
+      const oldest = cache.keys().next().value;
+      if (oldest === undefined) break;
+      cache.delete(oldest);
+    }
+    token.catch(() => {
+      if (cache.get(cacheKey) === entry) cache.delete(cacheKey);
+    });
+    return token;
+  };
+
+  const published = (k: { kid: string; publicJwk: PublicEcJwk }): PublishedJwk =>
+    Object.freeze({ ...k.publicJwk, kid: k.kid, alg: IDENTITY_ALG, use: 'sig' });
+
+  const rotate = (): Promise<void> => {
+    const run = async () => {
+      const t = now();
+      const next: KeySet = {
+        current: keys.next,
+        next: generateSigningKey(keyring, t),
+        retired: [
+          { kid: keys.current.kid, publicJwk: keys.current.publicJwk, retiredAt: t },
+          ...keys.retired.filter((r) => r.retiredAt + retention > t),
+        ],
+      };
+      await writeKeySet(dataDir, next, 'replace');
+      // Swapped and cleared in one tick: an entry signed by the old key cannot survive the clear.
+      keys = next;
+      cache.clear();
+    };
+    rotating = rotating.then(run, run);
+    return rotating;
+  };
+
+  return {
+    issuer,
+    lifetimeSeconds: lifetime,
+    get kid() {
+      return keys.current.kid;
+    },
+    tokenFor,
+    jwks: () => {
+      const t = now();
+      return Object.freeze({
+        keys: Object.freeze([
+          published(keys.current),
+          published(keys.next),
+          ...keys.retired.filter((r) => r.retiredAt + retention > t).map(published),
+        ]),
+      });
+    },
+    rotate,
+    stats: () => ({ size: cache.size, hits, signatures }),
+  };
+}
