@@ -70,10 +70,10 @@ describe('createIdentitySigner', () => {
     assert.equal(rotated.needsReseal('identity-key', file.current.sealed), false);
   });
 
-  it('refuses a lifetime above 60 s (S2) or below 10 s', async (t) => {
-    await assert.rejects(setup(t, { lifetimeSeconds: 61 }), /from 10 to 60/);
+  it('refuses a lifetime above 60 s (S2) or below 5 s', async (t) => {
+    await assert.rejects(setup(t, { lifetimeSeconds: 61 }), /from 5 to 60/);
     await assert.rejects(setup(t, { lifetimeSeconds: 3600 }), RangeError);
-    await assert.rejects(setup(t, { lifetimeSeconds: 0 }), RangeError);
+    await assert.rejects(setup(t, { lifetimeSeconds: 4 }), RangeError);
     await assert.rejects(setup(t, { issuer: '' }), TypeError);
   });
 

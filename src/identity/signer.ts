@@ -20,7 +20,7 @@ import {
 } from './claims.ts';
 import { generateSigningKey, loadOrCreateKeySet, writeKeySet, type KeySet, type PublicEcJwk } from './key-store.ts';
 
-export const IDENTITY_MIN_LIFETIME_SECONDS = 10;
+export const IDENTITY_MIN_LIFETIME_SECONDS = 5;
 /** Retired keys stay published for the token lifetime plus this much (clock skew, in-flight requests). */
 export const ROTATION_SKEW_SECONDS = 30;
 export const DEFAULT_CACHE_SIZE = 10_000;
@@ -30,7 +30,7 @@ export interface IdentitySignerOptions {
   readonly keyring: Keyring;
   /** The `iss` of every identity token: the gateway's, distinct from its access-token issuer. */
   readonly issuer: string;
-  /** 10 to 60 seconds; more is refused. Default 60. */
+  /** 5 to 60 seconds (the config schema's bounds); more is refused. Default 60. */
   readonly lifetimeSeconds?: number;
   /** Bound of the token cache (least recently used entries go first). Default 10 000. */
   readonly cacheSize?: number;
