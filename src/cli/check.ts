@@ -58,7 +58,7 @@ export async function checkConfig(file: string): Promise<CheckResult> {
     const gen = await compileGeneration(
       loaded,
       STAGES,
-      { logger: pino({ level: 'silent' }), keeper, identity: { tokenFor: async () => '' }, dataDir: path.resolve(loaded.baseDir, root.dataDir), dev: false },
+      { logger: pino({ level: 'silent' }), keeper, identity: { tokenFor: async () => '' }, dataDir: path.resolve(process.env.RAMPART_DATA_DIR ?? root.dataDir), dev: false },
       0,
     );
     for (const s of gen.stages) await s.close?.();

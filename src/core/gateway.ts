@@ -59,6 +59,7 @@ export class Gateway {
   #reloading: Promise<ReloadResult> | undefined;
   #closing: Promise<void> | undefined;
   #offEvents: () => void = () => undefined;
+  readonly #answered = new WeakSet<Duplex>();
 
   private constructor(options: GatewayOptions, logger: Logger) {
     this.logger = logger;
@@ -84,7 +85,8 @@ export class Gateway {
   async #init(loaded: LoadedConfig, options: GatewayOptions): Promise<void> {
     const root = loaded.config;
     for (const w of loaded.warnings) this.logger.warn({ config: formatProblem(w) }, 'config warning');
-    this.#dataDir = path.resolve(options.dataDir ?? process.env.RAMPART_DATA_DIR ?? path.resolve(loaded.baseDir, root.dataDir));
+    // DESIGN.md: dataDir is relative to the working directory; RAMPART_DATA_DIR overrides it.
+    this.#dataDir = path.resolve(options.dataDir ?? process.env.RAMPART_DATA_DIR ?? root.dataDir);
     this.#dev = root.listeners.some((l) => l.tls?.dev === true);
     if (this.#dev) {
       this.logger.warn('development mode (tls.dev): a local CA and a master key are generated under the data directory; never use this in production');
@@ -232,7 +234,7 @@ export class Gateway {
       res.destroy();
       return;
     }
-    const { ex, error } = prepare(gen, listener, open.info, req);
+    const { ex, error } = prepare(gen, listener, open.info, req, open.store);
     let route: CompiledRoute | undefined;
     let response: GatewayResponse;
     let own = true;
@@ -284,7 +286,7 @@ export class Gateway {
       socket.destroy();
       return;
     }
-    const { ex, error } = prepare(gen, listener, open.info, req);
+    const { ex, error } = prepare(gen, listener, open.info, req, open.store);
     let route: CompiledRoute | undefined;
     const fail = (response: GatewayResponse) => {
       writeRawResponse(socket, response, egressContext(ex, listener, route, false));
@@ -321,6 +323,9 @@ export class Gateway {
 
   /** Requests Node's parser refused: answered as problem+json, then the connection closes. */
   #onClientError(name: string, err: NodeJS.ErrnoException, socket: Duplex): void {
+    // The parser reports again for every further chunk of a refused request: answer once.
+    if (this.#answered.has(socket)) return;
+    this.#answered.add(socket);
     const code = err.code ?? '';
     if (code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();

@@ -77,10 +77,9 @@ export async function openListener(l: ListenerConfig, opts: { baseDir: string; d
       assertDevCertificatesAllowed(l.name, l.host);
       store = await CertificateStore.fromDevCertificates(opts.dataDir, storeOpts);
     }
-    const base = tlsServerOptions(store);
+    const base = tlsServerOptions(store, store.policy, { http2: l.http2 });
     const options: http2.SecureServerOptions = {
       ...base,
-      ALPNProtocols: l.http2 ? ['h2', 'http/1.1'] : ['http/1.1'],
       settings: {
         maxConcurrentStreams: limits.maxConcurrentStreams,
         maxHeaderListSize: NODE_LIMITS.maxHeaderSize,

@@ -20,9 +20,13 @@ export function writeRawResponse(socket: Duplex, response: GatewayResponse, ctx:
     for (const one of Array.isArray(v) ? v : [v]) head += `${k}: ${String(one).replace(/[\r\n]/g, '')}\r\n`;
   }
   try {
+    // Lingering close: keep reading (and discarding) what the client is still sending, so that
+    // closing with unread data does not reset the connection before the client read the answer.
+    socket.on('data', () => undefined);
+    socket.resume();
     socket.end(Buffer.concat([Buffer.from(head + '\r\n', 'latin1'), body]));
   } catch {
     socket.destroy();
   }
-  setTimeout(() => socket.destroy(), 1000).unref();
+  setTimeout(() => socket.destroy(), 2000).unref();
 }

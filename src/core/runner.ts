@@ -18,36 +18,38 @@ import type { CompiledListener, CompiledRoute, Generation } from './compile.ts';
 import type { GatewayResponse, Stage } from './stage.ts';
 import type { ListenerInfo, TlsInfo } from './context.ts';
 import type { Principal } from './principal.ts';
+import type { CertificateStore } from '../tls/store.ts';
 
 export interface RunnerServices {
   readonly logger: Logger;
   readonly accessLog: Logger;
 }
 
-export function tlsInfo(socket: unknown): TlsInfo | undefined {
+export function tlsInfo(socket: unknown, store: CertificateStore | undefined): TlsInfo | undefined {
   const s = socket as TLSSocket | undefined;
   if (!s || typeof s.getProtocol !== 'function') return undefined;
+  // Client certificates are verified against the client CA of the name connected to, never
+  // against public roots: the store decides, not socket.authorized.
+  const status = store?.clientCertificateStatus(s);
   const info: { -readonly [K in keyof TlsInfo]: TlsInfo[K] } = {
     protocol: s.getProtocol(),
     alpn: s.alpnProtocol ?? null,
     servername: (s as TLSSocket & { servername?: string | false }).servername ?? null,
-    clientAuthorized: s.authorized === true,
+    clientAuthorized: status?.verified === true,
   };
-  if (s.authorized) {
-    const cert = s.getPeerCertificate();
-    if (cert && cert.subject) {
-      info.clientSubject = Object.entries(cert.subject).map(([k, v]) => `${k}=${String(v)}`).join(',');
-      info.clientFingerprint256 = cert.fingerprint256;
-    }
+  if (status?.verified) {
+    const cert = status.certificate;
+    if (cert.subject) info.clientSubject = Object.entries(cert.subject).map(([k, v]) => `${k}=${String(v)}`).join(',');
+    info.clientFingerprint256 = cert.fingerprint256;
   }
   return info;
 }
 
 /** Builds the exchange and runs the pre-route stages; returns the exchange or an error to answer. */
-export function prepare(gen: Generation, listener: CompiledListener, info: ListenerInfo, req: InboundRequest): { ex: Exchange; error?: GatewayError } {
+export function prepare(gen: Generation, listener: CompiledListener, info: ListenerInfo, req: InboundRequest, store?: CertificateStore): { ex: Exchange; error?: GatewayError } {
   const socket = (req.socket ?? (req as { stream?: { session?: { socket?: unknown } } }).stream?.session?.socket) as { remoteAddress?: string } | undefined;
   const peerIp = normaliseIp(socket?.remoteAddress ?? 'unknown');
-  const ex = new Exchange(req, info, peerIp, info.scheme === 'https' ? tlsInfo(socket) : undefined, gen.id);
+  const ex = new Exchange(req, info, peerIp, info.scheme === 'https' ? tlsInfo(socket, store) : undefined, gen.id);
   const ids = listener.ids.resolve(req.headers);
   ex.requestId = ids.requestId;
   ex.traceId = ids.traceId;
