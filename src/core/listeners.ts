@@ -17,6 +17,7 @@ import { NODE_LIMITS } from '../stages/hygiene/index.ts';
 import type { InboundRequest } from './exchange.ts';
 import type { OutboundResponse } from './respond.ts';
 import type { ListenerInfo } from './context.ts';
+import { SlowClientGuard } from './slow-clients.ts';
 
 export interface ListenerHandlers {
   request(listener: string, req: InboundRequest, res: OutboundResponse): void;
@@ -130,9 +131,14 @@ export async function openListener(l: ListenerConfig, opts: { baseDir: string; d
       socket.on('close', () => sockets.delete(socket));
     }
   });
-  server.on('secureConnection', (socket: Socket) => {
+  const guard = new SlowClientGuard(limits.headersTimeoutMs, limits.requestTimeoutMs, (socket, which) => {
+    logger.info({ listener: l.name, which, remoteAddress: socket.remoteAddress }, 'slow client cut off');
+    socket.destroy();
+  });
+  server.on('secureConnection', (socket: Socket & { alpnProtocol?: string | false }) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
+    if (socket.alpnProtocol !== 'h2') guard.watch(socket);
   });
   server.on('timeout', (socket: Duplex) => socket.destroy());
 
@@ -141,8 +147,10 @@ export async function openListener(l: ListenerConfig, opts: { baseDir: string; d
     const socket = req.socket as Socket | undefined;
     if (req.httpVersionMajor === 1 && socket) {
       activeRequests.set(socket, (activeRequests.get(socket) ?? 0) + 1);
+      guard.requestStarted(socket, req as http.IncomingMessage);
       if (draining) res.setHeader('connection', 'close');
       res.once('close', () => {
+        guard.requestEnded(socket);
         const n = (activeRequests.get(socket) ?? 1) - 1;
         activeRequests.set(socket, n);
         if (draining && n === 0) socket.destroySoon?.() ?? socket.end();
@@ -156,7 +164,10 @@ export async function openListener(l: ListenerConfig, opts: { baseDir: string; d
     server.on('upgrade', (_req: http.IncomingMessage, socket: Duplex) => socket.destroy());
   } else {
     server.on('request', onRequest);
-    server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => handlers.upgrade(name, req, socket, head));
+    server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      guard.release(socket as Socket);
+      handlers.upgrade(name, req, socket, head);
+    });
   }
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => handlers.clientError(name, err, socket));
   server.on('tlsClientError', (err: Error) => logger.debug({ listener: name, err }, 'TLS handshake refused'));
