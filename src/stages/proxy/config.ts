@@ -1,0 +1,47 @@
+/**
+ * Route-level settings of the proxy stage. Upstream-level settings (targets, TLS, pool, health,
+ * circuit breaker, retries, response cap) live on the upstream (`UpstreamConfig`); these only say
+ * how one route forwards to it. Defaults are the secure ones; each relaxation is logged at compile.
+ */
+import type { JsonSchema } from '../../core/stage.ts';
+
+export interface ProxyConfig {
+  /** false: an upstream 5xx body is replaced by problem+json RAMPART_UPSTREAM_ERROR (S11). */
+  readonly passUpstreamErrors: boolean;
+  /** false: Authorization and X-API-Key are not sent upstream (DESIGN "Identity to upstreams"). */
+  readonly forwardCredentials: boolean;
+  /** false: Host is the target's authority; true: the client's Host as checked by hygiene. */
+  readonly preserveHost: boolean;
+  /**
+   * Per-route overrides of the upstream's header and body timeouts. The connect timeout belongs to
+   * the connection pool, which routes share, so only the upstream sets it.
+   */
+  readonly timeouts?: { readonly headersMs?: number; readonly bodyMs?: number };
+}
+
+const ms = { type: 'integer', minimum: 100, maximum: 600_000 } as const;
+
+/** Strict: unknown keys are errors; no `default` keywords (defaults are `proxyStage.defaults`). */
+export const proxySchema: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    passUpstreamErrors: { type: 'boolean', description: 'Pass upstream 5xx bodies to the client verbatim.' },
+    forwardCredentials: { type: 'boolean', description: 'Send Authorization and X-API-Key upstream.' },
+    preserveHost: { type: 'boolean', description: "Send the client's Host instead of the target's." },
+    timeouts: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        headersMs: { ...ms, description: 'Time allowed for the upstream response headers.' },
+        bodyMs: { ...ms, description: 'Time allowed between two chunks of the upstream response body.' },
+      },
+    },
+  },
+};
+
+export const proxyDefaults: ProxyConfig = Object.freeze({
+  passUpstreamErrors: false,
+  forwardCredentials: false,
+  preserveHost: false,
+});

@@ -1,0 +1,88 @@
+/**
+ * The header fields sent upstream: the inbound ones as hygiene left them, minus credentials and
+ * anything a client could use to impersonate the gateway, plus the forwarding record and the
+ * gateway's own `Rampart-Identity` (DESIGN "Identity to upstreams", S2, S5).
+ */
+import { isIPv6 } from 'node:net';
+import type { RequestContext } from '../../core/context.ts';
+
+export type UpstreamHeaders = Record<string, string | string[]>;
+
+/** RFC 9110 §7.6.1: connection-specific fields (hygiene drops them; dropped again here). */
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'http2-settings'];
+/** Set by the gateway alone: whatever a client sent in these is replaced. */
+const GATEWAY_OWNED = ['host', 'forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id', 'traceparent'];
+/**
+ * Never forwarded: client-supplied address and path overrides that some frameworks honour
+ * (X-Original-URL / X-Rewrite-URL would let a client reach a path other than the one checked, S11),
+ * `Expect` (the gateway answered it), and Proxy-Authorization (addressed to the gateway, RFC 9110 §11.7.2).
+ */
+const DROPPED = ['x-real-ip', 'x-forwarded-port', 'x-forwarded-prefix', 'x-forwarded-server', 'x-original-url', 'x-rewrite-url', 'expect', 'proxy-authorization'];
+/** Client credentials, sent upstream only when the route says `forwardCredentials: true`. */
+const CREDENTIALS = ['authorization', 'x-api-key'];
+
+const ALWAYS_DROPPED = new Set([...HOP_BY_HOP, ...GATEWAY_OWNED, ...DROPPED]);
+
+export type ForwardingContext = Pick<RequestContext, 'headers' | 'clientIp' | 'peerIp' | 'host' | 'listener' | 'requestId' | 'traceparent'>;
+
+export interface HeaderOptions {
+  readonly forwardCredentials: boolean;
+  /** The signed `Rampart-Identity` token for this principal and upstream. */
+  readonly identityToken: string;
+}
+
+export function upstreamRequestHeaders(ctx: ForwardingContext, options: HeaderOptions): UpstreamHeaders {
+  const connectionTokens = new Set(
+    String(ctx.headers.connection ?? '')
+      .split(',')
+      .map((t) => t.trim().toLowerCase())
+      .filter(Boolean),
+  );
+  const out: UpstreamHeaders = {};
+  for (const [name, value] of Object.entries(ctx.headers)) {
+    if (value === undefined || name.startsWith(':')) continue;
+    if (ALWAYS_DROPPED.has(name) || connectionTokens.has(name)) continue;
+    if (name.startsWith('rampart-')) continue; // S2: only the gateway speaks Rampart-*
+    if (!options.forwardCredentials && CREDENTIALS.includes(name)) continue;
+    out[name] = value;
+  }
+  out['x-forwarded-for'] = xForwardedFor(ctx);
+  out['x-forwarded-proto'] = ctx.listener.scheme;
+  out['x-forwarded-host'] = ctx.host;
+  out.forwarded = forwarded(ctx);
+  out['x-request-id'] = ctx.requestId;
+  out.traceparent = ctx.traceparent;
+  out['rampart-identity'] = options.identityToken;
+  return out;
+}
+
+/**
+ * X-Forwarded-For. Without a trusted proxy in front (peer = client) it is replaced by the client
+ * IP. Behind one, the inbound list is kept from the client IP rightwards (what lies left of it is
+ * whatever the client wrote, S5) and the peer is appended, as every proxy does.
+ */
+export function xForwardedFor(ctx: Pick<RequestContext, 'headers' | 'clientIp' | 'peerIp'>): string {
+  if (ctx.peerIp === ctx.clientIp) return ctx.clientIp;
+  const raw = ctx.headers['x-forwarded-for'];
+  const hops = (Array.isArray(raw) ? raw.join(',') : (raw ?? ''))
+    .split(',')
+    .map((h) => h.trim())
+    .filter(Boolean);
+  const from = hops.lastIndexOf(ctx.clientIp);
+  return [...(from === -1 ? [ctx.clientIp] : hops.slice(from)), ctx.peerIp].join(', ');
+}
+
+/**
+ * RFC 7239 Forwarded: one element for this hop, stating what the gateway verified — the client
+ * (§5.2, IPv6 bracketed and quoted per §6), the Host it received (§5.3), the scheme (§5.4).
+ * A client's own Forwarded is never passed on.
+ */
+export function forwarded(ctx: Pick<RequestContext, 'clientIp' | 'host' | 'listener'>): string {
+  const forNode = isIPv6(ctx.clientIp) ? `"[${ctx.clientIp}]"` : ctx.clientIp;
+  return `for=${forNode};host=${token(ctx.host)};proto=${ctx.listener.scheme}`;
+}
+
+/** RFC 7239 §4: a value is a token, or else a quoted-string (RFC 9110 §5.6.4). */
+function token(value: string): string {
+  return /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(value) ? value : `"${value.replace(/["\\]/g, '\\$&')}"`;
+}

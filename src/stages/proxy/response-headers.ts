@@ -1,0 +1,42 @@
+/**
+ * The upstream's response header fields as they go back to the client: connection-specific
+ * fields (RFC 9110 §7.6.1, and the fields `Connection` names), the upstream's software banner and
+ * any `Rampart-*` field stay behind; the core adds the security headers.
+ */
+import type { OutgoingHeaders } from '../../core/stage.ts';
+
+const DROPPED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'server', 'x-powered-by']);
+
+type InHeaders = Record<string, string | string[] | undefined>;
+
+export function clientResponseHeaders(headers: InHeaders): OutgoingHeaders {
+  const listed = connectionTokens(headers.connection);
+  const out: OutgoingHeaders = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    const n = name.toLowerCase();
+    if (DROPPED.has(n) || listed.has(n) || n.startsWith('proxy-')) continue;
+    if (n.startsWith('rampart-')) continue; // only the gateway speaks Rampart-*; an echoed identity token stays inside
+    out[n] = value;
+  }
+  return out;
+}
+
+/** RFC 9110 §6.5.1: framing, routing and authentication fields are not allowed in trailers. */
+const NOT_IN_TRAILERS = new Set(['content-length', 'content-type', 'content-encoding', 'content-range', 'host', 'authorization', 'set-cookie', 'www-authenticate', 'cache-control', 'expires', 'date', 'location', 'retry-after', 'vary', 'age']);
+
+export function clientTrailers(trailers: InHeaders): OutgoingHeaders | undefined {
+  const out = clientResponseHeaders(trailers);
+  for (const name of Object.keys(out)) if (NOT_IN_TRAILERS.has(name)) delete out[name];
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+function connectionTokens(value: string | string[] | undefined): Set<string> {
+  const joined = Array.isArray(value) ? value.join(',') : (value ?? '');
+  return new Set(
+    joined
+      .split(',')
+      .map((t) => t.trim().toLowerCase())
+      .filter(Boolean),
+  );
+}
