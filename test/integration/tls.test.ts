@@ -5,6 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import tls from 'node:tls';
+import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { writeFileSync, existsSync } from 'node:fs';
@@ -63,7 +64,7 @@ routes:
     {
       files: {
         'api.crt': api.certPem, 'api.key': api.keyPem, 'www.crt': www.certPem, 'www.key': www.keyPem,
-        'client-ca.crt': clientCa.certPem, 'master.key': Buffer.alloc(32, 7).map((b, i) => b + i).toString('hex'),
+        'client-ca.crt': clientCa.certPem, 'master.key': randomBytes(32).toString('hex'),
       },
     },
   );

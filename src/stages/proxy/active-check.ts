@@ -17,6 +17,8 @@ export function startActiveChecks(
   target: Target,
   cfg: ActiveSettings,
   onChange: (state: 'up' | 'down', reason: string) => void,
+  /** The gateway's own Rampart-Identity (anonymous): services accept only the gateway, probes included. */
+  identity?: () => Promise<string>,
 ): ActiveChecker {
   const health = new ActiveHealth();
   const pool = target.probePool();
@@ -27,10 +29,12 @@ export function startActiveChecks(
     let ok = false;
     let reason = 'ok';
     try {
+      const headers: Record<string, string> = { host: target.authority, 'user-agent': 'rampart-health-check' };
+      if (identity) headers['rampart-identity'] = await identity();
       const res = await pool.request({
         method: 'GET',
         path: cfg.path,
-        headers: { host: target.authority, 'user-agent': 'rampart-health-check' },
+        headers,
         headersTimeout: cfg.timeoutMs,
         bodyTimeout: cfg.timeoutMs,
         signal: AbortSignal.timeout(cfg.timeoutMs),

@@ -12,6 +12,7 @@ import { forward } from './forward.ts';
 import type { ProxyNote, RouteProxy } from './route-proxy.ts';
 import { proxyUpgrade } from './upgrade.ts';
 import { upstreamRuntime } from './upstream.ts';
+import { ANONYMOUS } from '../../core/principal.ts';
 
 export type { ProxyConfig } from './config.ts';
 
@@ -43,7 +44,7 @@ export const proxyStage: StageModule<ProxyConfig> = {
     const rp: RouteProxy = {
       routeId: route.id,
       config,
-      upstream: upstreamRuntime(upstream, env.keeper, env.logger),
+      upstream: upstreamRuntime(upstream, env.keeper, env.logger, () => env.identity.tokenFor(ANONYMOUS, upstream.id, env.generation)),
       stripPrefix: route.stripPrefix,
       websocket: route.websocket,
       headersMs: config.timeouts?.headersMs ?? upstream.timeouts.headersMs,

@@ -23,7 +23,7 @@ export interface UpstreamRuntime {
   retryAfterSeconds(): number;
 }
 
-export function upstreamRuntime(upstream: UpstreamConfig, keeper: Keeper, logger: Logger): UpstreamRuntime {
+export function upstreamRuntime(upstream: UpstreamConfig, keeper: Keeper, logger: Logger, identity?: () => Promise<string>): UpstreamRuntime {
   const log = logger.child({ stage: 'proxy', upstream: upstream.id });
   const tls = loadTlsMaterial(upstream);
   const targets: Target[] = [];
@@ -41,7 +41,7 @@ export function upstreamRuntime(upstream: UpstreamConfig, keeper: Keeper, logger
             startActiveChecks(target, active, (state, reason) => {
               log[state === 'down' ? 'warn' : 'info']({ target: url, reason }, `upstream target ${state === 'down' ? 'failed' : 'passed'} its health checks`);
               opsEvent(`proxy.target_${state}`, state === 'up', `upstream ${upstream.id} target ${url}: ${reason}`);
-            }),
+            }, identity),
           (c) => c.stop()),
     );
   }
