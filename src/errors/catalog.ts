@@ -36,6 +36,7 @@ export const CATALOG = {
   RAMPART_UPSTREAM_CONNECT_FAILED: { status: 502, title: 'Upstream service could not be reached' },
   RAMPART_UPSTREAM_TIMEOUT: { status: 504, title: 'Upstream service did not answer in time' },
   RAMPART_UPSTREAM_ERROR: { status: 502, title: 'Upstream service error' },
+  RAMPART_UPSTREAM_REJECTED: { status: 400, title: 'The upstream service refused the request' },
   RAMPART_UPSTREAM_RESPONSE_TOO_LARGE: { status: 502, title: 'Upstream response too large' },
   RAMPART_UPSTREAM_PROTOCOL_ERROR: { status: 502, title: 'Invalid response from upstream service' },
   // The gateway itself

@@ -113,14 +113,15 @@ test('unknown routes and methods get problem+json 404/405 with security headers'
   assert.equal(na.headers.allow, 'GET, HEAD, PUT');
 });
 
-test('upstream 5xx bodies are not passed through; security headers stay on 5xx', async () => {
+test('upstream 4xx and 5xx bodies are not passed through (S11); security headers stay on errors', async () => {
   const res = await t.fetch('/api/status/500');
   const p = assertProblem(res, 500, 'RAMPART_UPSTREAM_ERROR');
   assert.equal(p.detail, undefined);
   assert.ok(!res.text.includes('hunter2'));
   assertSecurityHeaders(res.headers);
   const four = await t.fetch('/api/status/404');
-  assert.equal(four.status, 404);
+  assertProblem(four, 404, 'RAMPART_UPSTREAM_REJECTED');
+  assert.ok(!four.text.includes('hunter2'), 'upstream 4xx text is not passed through (S11)');
   assertSecurityHeaders(four.headers);
 });
 

@@ -6,8 +6,12 @@
 import type { JsonSchema } from '../../core/stage.ts';
 
 export interface ProxyConfig {
-  /** false: an upstream 5xx body is replaced by problem+json RAMPART_UPSTREAM_ERROR (S11). */
-  readonly passUpstreamErrors: boolean;
+  /**
+   * Which upstream error bodies reach the client verbatim (S11). By default none: a 4xx body is
+   * replaced by problem+json RAMPART_UPSTREAM_REJECTED, a 5xx body by RAMPART_UPSTREAM_ERROR, each
+   * keeping the upstream's status.
+   */
+  readonly passUpstreamErrors: readonly ('4xx' | '5xx')[];
   /** false: Authorization and X-API-Key are not sent upstream (DESIGN "Identity to upstreams"). */
   readonly forwardCredentials: boolean;
   /** false: Host is the target's authority; true: the client's Host as checked by hygiene. */
@@ -26,7 +30,13 @@ export const proxySchema: JsonSchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    passUpstreamErrors: { type: 'boolean', description: 'Pass upstream 5xx bodies to the client verbatim.' },
+    passUpstreamErrors: {
+      type: 'array',
+      items: { enum: ['4xx', '5xx'] },
+      uniqueItems: true,
+      maxItems: 2,
+      description: 'Which upstream error bodies reach the client verbatim: [], [4xx], [4xx, 5xx].',
+    },
     forwardCredentials: { type: 'boolean', description: 'Send Authorization and X-API-Key upstream.' },
     preserveHost: { type: 'boolean', description: "Send the client's Host instead of the target's." },
     timeouts: {
@@ -41,7 +51,7 @@ export const proxySchema: JsonSchema = {
 };
 
 export const proxyDefaults: ProxyConfig = Object.freeze({
-  passUpstreamErrors: false,
+  passUpstreamErrors: Object.freeze([]) as readonly ('4xx' | '5xx')[],
   forwardCredentials: false,
   preserveHost: false,
 });

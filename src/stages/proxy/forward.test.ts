@@ -147,12 +147,15 @@ describe('proxy forwarding', () => {
     assert.ok(!busy.body.toString().includes('db-7'));
   });
 
-  test('an upstream 4xx passes through; passUpstreamErrors passes 5xx bodies', async () => {
+  test('S11: an upstream 4xx body is masked by default, its status kept; passUpstreamErrors passes the classes it names', async () => {
     const res = await call(`${gw.url}/client-error`);
     assert.equal(res.status, 404);
-    assert.equal(res.body.toString(), '{"error":"no such order"}');
-    const open = await startGateway({ upstream: upstreamConfig('orders-open', [up.url]), proxy: { passUpstreamErrors: true } });
+    assert.equal(res.json().code, 'RAMPART_UPSTREAM_REJECTED');
+    assert.ok(!res.body.toString().includes('no such order'));
+    const open = await startGateway({ upstream: upstreamConfig('orders-open', [up.url]), proxy: { passUpstreamErrors: ['4xx', '5xx'] } });
     try {
+      const four = await call(`${open.url}/client-error`);
+      assert.equal(four.body.toString(), '{"error":"no such order"}');
       const fail = await call(`${open.url}/fail`);
       assert.equal(fail.status, 500);
       assert.match(fail.body.toString(), /NullPointer/);

@@ -40,7 +40,7 @@ export const proxyStage: StageModule<ProxyConfig> = {
     const log = env.logger.child({ stage: 'proxy', route: route.id, upstream: upstream.id });
     // Secure defaults are the defaults; a relaxation is loud at start-up (STYLE habit 9).
     if (config.forwardCredentials) log.warn('forwardCredentials: client Authorization and X-API-Key are sent upstream');
-    if (config.passUpstreamErrors) log.warn('passUpstreamErrors: upstream 5xx bodies reach clients verbatim');
+    if (config.passUpstreamErrors.length) log.warn({ passUpstreamErrors: config.passUpstreamErrors }, `passUpstreamErrors: upstream ${config.passUpstreamErrors.join(' and ')} bodies reach clients verbatim`);
     const rp: RouteProxy = {
       routeId: route.id,
       config,

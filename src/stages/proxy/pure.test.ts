@@ -72,7 +72,8 @@ test('proxyStage.schema is strict and carries no defaults', () => {
   const ajv = new Ajv2020({ allErrors: true, strict: false });
   const validate = ajv.compile(proxyStage.schema);
   assert.equal(validate(proxyStage.defaults), true);
-  assert.equal(validate({ passUpstreamErrors: true, timeouts: { headersMs: 500 } }), true);
+  assert.equal(validate({ passUpstreamErrors: ['4xx'], timeouts: { headersMs: 500 } }), true);
+  assert.equal(validate({ passUpstreamErrors: true }), false);
   assert.equal(validate({ unknown: 1 }), false);
   assert.equal(validate({ timeouts: { connectMs: 500 } }), false);
   assert.equal(validate({ timeouts: { headersMs: 5 } }), false);

@@ -21,7 +21,19 @@ export function respond(ctx: RequestContext, rp: RouteProxy, target: Target, per
   up.breaker.record(permit, ok);
   const log = rp.log.child({ requestId: ctx.requestId, target: target.url, status });
 
-  if (!ok && !rp.config.passUpstreamErrors) {
+  if (status >= 400 && status < 500 && !rp.config.passUpstreamErrors.includes('4xx')) {
+    // S11: an upstream's 4xx text (a framework's exception message, a stack trace) never reaches
+    // the client verbatim; its status and the headers that tell the client what to do next do.
+    void res.body.dump({ limit: 64 * 1024 }).catch(() => {});
+    const keep: Record<string, string> = {};
+    for (const name of KEPT_ON_REJECTION) {
+      const v = res.headers[name];
+      if (typeof v === 'string' && !/[\r\n]/.test(v)) keep[name] = v;
+    }
+    return deny(new GatewayError('RAMPART_UPSTREAM_REJECTED', { status, reason: `upstream answered ${status}`, headers: keep }));
+  }
+
+  if (!ok && !rp.config.passUpstreamErrors.includes('5xx')) {
     // S11: the upstream's error text never reaches the client; its status does.
     void res.body.dump({ limit: 64 * 1024 }).catch(() => {});
     log.warn('upstream 5xx replaced by problem+json');
@@ -64,6 +76,9 @@ export function respond(ctx: RequestContext, rp: RouteProxy, target: Target, per
     upstream: up.config.id,
   });
 }
+
+/** Headers of a masked 4xx that the client needs (RFC 9110 §11.6.1, §10.2.1, §10.2.3). */
+const KEPT_ON_REJECTION = ['www-authenticate', 'allow', 'retry-after'] as const;
 
 /** RFC 9110 §10.2.3: delay-seconds or an HTTP-date; anything else is dropped. */
 function retryAfterValue(value: string | string[] | undefined): string | undefined {
