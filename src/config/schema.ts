@@ -27,6 +27,8 @@ const listener = {
     publicOrigin: origin,
     redirectTo: origin,
     insecure: { type: 'boolean' },
+    admin: { type: 'boolean', default: false },
+    allowedHosts: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^(\\[[0-9a-fA-F:.]+\\]|[A-Za-z0-9.-]+)$', 'x-message': 'must be a host name or address without port' } },
     http2: { type: 'boolean', default: true },
     tls: {
       type: 'object',

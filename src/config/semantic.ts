@@ -31,6 +31,8 @@ export function semanticChecks(config: RootConfig, stages: readonly StageModule[
     if (l.port !== 0 && ports.has(portKey)) err(['listeners', i, 'port'], `port ${l.port} on ${l.host} is already used by listeners[${ports.get(portKey)}]`);
     ports.set(portKey, i);
     if (net.isIP(l.host) === 0 && l.host !== 'localhost') err(['listeners', i, 'host'], 'must be an IP address to bind (or localhost)');
+    if (l.admin && l.redirectTo) err(['listeners', i, 'admin'], 'the admin listener does not redirect');
+    if (l.admin && !isLoopback(l.host)) warn(['listeners', i, 'host'], 'the admin listener binds a non-loopback address: keep it on a private network');
     if (l.protocol === 'https') {
       if (l.redirectTo) err(['listeners', i, 'redirectTo'], 'only a plain http listener redirects');
       if (l.insecure) err(['listeners', i, 'insecure'], 'only applies to a plain http listener');
@@ -80,13 +82,14 @@ export function semanticChecks(config: RootConfig, stages: readonly StageModule[
     if (r.stripPrefix !== undefined && !r.path.startsWith(r.stripPrefix)) {
       err(['routes', i, 'stripPrefix'], `"${r.stripPrefix}" is not a prefix of the path "${r.path}"`);
     }
-    const names = r.listeners ?? config.listeners.filter((l) => l.protocol === 'https' || l.insecure).map((l) => l.name);
+    const names = r.listeners ?? config.listeners.filter(servesRoutes).map((l) => l.name);
     (r.listeners ?? []).forEach((n, j) => {
       const li = listenerNames.get(n);
       if (li === undefined) err(['routes', i, 'listeners', j], `unknown listener "${n}"`);
       else {
         const l = config.listeners[li];
         if (l && l.protocol === 'http' && !l.insecure) err(['routes', i, 'listeners', j], `listener "${n}" only redirects and serves no routes`);
+        if (l?.admin) err(['routes', i, 'listeners', j], `listener "${n}" is the admin listener and serves no routes`);
       }
     });
     for (const n of names) {
@@ -117,6 +120,11 @@ export function semanticChecks(config: RootConfig, stages: readonly StageModule[
   }
   if (config.routes.length === 0) warn(['routes'], 'no routes: every request will get 404');
   return out;
+}
+
+/** The listeners a route without `listeners` is served on. */
+export function servesRoutes(l: { protocol: string; insecure?: boolean; admin?: boolean; redirectTo?: string }): boolean {
+  return !l.admin && !l.redirectTo && (l.protocol === 'https' || l.insecure === true);
 }
 
 function isLoopback(host: string): boolean {

@@ -42,6 +42,10 @@ export interface ListenerConfig {
   readonly redirectTo?: string;
   /** http only: serve routes in plaintext (tests, benchmarks, behind a TLS-terminating balancer). */
   readonly insecure?: boolean;
+  /** The admin listener (admin API and dashboard): serves no routes; Host limited to loopback names by default (S12). */
+  readonly admin: boolean;
+  /** Host names this listener answers; any other Host gets 421 (DNS rebinding). */
+  readonly allowedHosts?: readonly string[];
   readonly http2: boolean;
   readonly tls?: ListenerTlsConfig;
   readonly limits: ListenerLimits;

@@ -14,6 +14,7 @@ import type { GatewayError } from '../errors/problem.ts';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { IpSet } from './net/cidr.ts';
+import { servesRoutes } from '../config/semantic.ts';
 import { RouteTable } from './route-table.ts';
 import { PRE_ROUTE, REQUEST_PHASE, type Stage, type StageModule } from './stage.ts';
 import type { CompileEnv } from './compile-env.ts';
@@ -41,6 +42,8 @@ export interface CompiledListener {
   readonly ids: { resolve(h: IncomingHttpHeaders): RequestIds; readonly header: string };
   readonly hygiene: { inspect(raw: RawRequest): Inspected | GatewayError; readonly config: HygieneConfig };
   readonly egress: EgressHeaders;
+  /** Host names (lower case, no port) this listener answers; undefined: any. */
+  readonly allowedHosts: ReadonlySet<string> | undefined;
 }
 
 export interface Generation {
@@ -76,7 +79,11 @@ export async function compileGeneration(loaded: LoadedConfig, stages: readonly S
   const routeModules = stages.filter((s) => !PRE_ROUTE.has(s.name) && ORDER.has(s.name)).sort((a, b) => (ORDER.get(a.name) ?? 0) - (ORDER.get(b.name) ?? 0));
   const listeners = new Map<string, CompiledListener>();
   for (const l of root.listeners) {
-    listeners.set(l.name, { config: l, table: new RouteTable<CompiledRoute>(), ids, hygiene, egress: listenerEgress.egress });
+    const hosts = l.allowedHosts ?? (l.admin ? ['localhost', '127.0.0.1', '[::1]'] : undefined);
+    listeners.set(l.name, {
+      config: l, table: new RouteTable<CompiledRoute>(), ids, hygiene, egress: listenerEgress.egress,
+      allowedHosts: hosts ? new Set(hosts.map((h) => h.toLowerCase())) : undefined,
+    });
   }
   for (const r of root.routes) {
     const upstream = r.upstream ? upstreams.get(r.upstream) : undefined;
@@ -101,7 +108,7 @@ export async function compileGeneration(loaded: LoadedConfig, stages: readonly S
       requireClientCertificate: r.requireClientCertificate,
       upgrade: proxy?.upgrade?.bind(proxy),
     };
-    const names = r.listeners ?? root.listeners.filter((l) => l.protocol === 'https' || l.insecure).map((l) => l.name);
+    const names = r.listeners ?? root.listeners.filter(servesRoutes).map((l) => l.name);
     for (const n of names) listeners.get(n)?.table.add(compiled, { path: r.path, methods: r.methods, host: r.host });
   }
   return { id, loaded, listeners, trustedProxies: new IpSet(root.trustedProxies), stages: all };

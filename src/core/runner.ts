@@ -12,6 +12,7 @@ import { GatewayError } from '../errors/problem.ts';
 import { publishSecurityEvent, exchangeChannel } from '../observe/events.ts';
 import { resolveClientIp } from './net/client-ip.ts';
 import { normaliseIp } from './net/cidr.ts';
+import { hostname } from '../stages/hygiene/index.ts';
 import { Exchange, type InboundRequest } from './exchange.ts';
 import { problemResponse, writeResponse, type EgressContext, type OutboundResponse } from './respond.ts';
 import type { CompiledListener, CompiledRoute, Generation } from './compile.ts';
@@ -70,6 +71,11 @@ export function prepare(gen: Generation, listener: CompiledListener, info: Liste
   ex.query = inspected.query;
   ex.host = inspected.host;
   ex.headers = inspected.headers;
+  // S12: a listener limited to some host names (the admin listener: loopback names) refuses any
+  // other Host — a DNS-rebinding page cannot reach it through the victim's browser.
+  if (listener.allowedHosts && !listener.allowedHosts.has(hostname(ex.host))) {
+    return { ex, error: new GatewayError('RAMPART_HYGIENE_HOST_NOT_ALLOWED', { reason: `host ${hostname(ex.host).slice(0, 64)}` }) };
+  }
   ex.clientIp = resolveClientIp(peerIp, { forwarded: str(req.headers.forwarded), xForwardedFor: str(req.headers['x-forwarded-for']) }, gen.trustedProxies);
   return { ex };
 }

@@ -19,6 +19,7 @@ export const CATALOG = {
   RAMPART_HYGIENE_BAD_REQUEST: { status: 400, title: 'Malformed request' },
   RAMPART_HYGIENE_PATH_INVALID: { status: 400, title: 'Ambiguous or invalid request path' },
   RAMPART_HYGIENE_HOST_INVALID: { status: 400, title: 'Missing, invalid or conflicting Host' },
+  RAMPART_HYGIENE_HOST_NOT_ALLOWED: { status: 421, title: 'This listener does not serve that host' },
   RAMPART_HYGIENE_URI_TOO_LONG: { status: 414, title: 'Request URI too long' },
   RAMPART_HYGIENE_HEADERS_TOO_LARGE: { status: 431, title: 'Request header fields too large' },
   RAMPART_HYGIENE_TOO_MANY_HEADERS: { status: 431, title: 'Too many request header fields' },
