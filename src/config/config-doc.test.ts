@@ -12,7 +12,7 @@ function keys(schema: JsonSchema, path: string, out: string[]): string[] {
   const s = schema as { type?: string; items?: JsonSchema; properties?: Record<string, JsonSchema> };
   if (s.type === 'array' && s.items) return keys(s.items, `${path}[]`, out);
   for (const [k, v] of Object.entries(s.properties ?? {})) {
-    if ((path === 'routes[]' || path === 'defaults') && stageNames.has(k)) continue;
+    if ((path === 'routes[]' || path.endsWith('defaults')) && stageNames.has(k)) continue;
     const p = path ? `${path}.${k}` : k;
     out.push(p);
     keys(v, p, out);

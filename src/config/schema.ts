@@ -73,12 +73,13 @@ const listener = {
   },
 } as const;
 
-const upstream = {
+const upstreamSchema = (stageProps: Record<string, JsonSchema>) => ({
   type: 'object',
   additionalProperties: false,
   required: ['id', 'targets'],
   properties: {
     id,
+    defaults: { type: 'object', additionalProperties: false, properties: stageProps },
     targets: {
       type: 'array',
       minItems: 1,
@@ -179,7 +180,7 @@ const upstream = {
       properties: { document: { type: 'string', minLength: 1 }, basePath: { type: 'string', pattern: '^/', default: '/' } },
     },
   },
-} as const;
+});
 
 export function buildRootSchema(stages: readonly StageModule[]): JsonSchema {
   const stageProps = Object.fromEntries(stages.map((s) => [s.name, s.schema]));
@@ -234,7 +235,7 @@ export function buildRootSchema(stages: readonly StageModule[]): JsonSchema {
         properties: { graceMs: ms(0, 300_000, 10_000) },
       },
       listeners: { type: 'array', minItems: 1, items: listener },
-      upstreams: { type: 'array', items: upstream, default: [] },
+      upstreams: { type: 'array', items: upstreamSchema(stageProps), default: [] },
       routes: { type: 'array', items: route },
       defaults: { type: 'object', additionalProperties: false, default: {}, properties: stageProps },
     },

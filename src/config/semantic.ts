@@ -112,9 +112,15 @@ export function semanticChecks(config: RootConfig, stages: readonly StageModule[
     if (d !== undefined) {
       for (const issue of stage.check(mergeStageConfig(stage.defaults, d))) err(['defaults', stage.name, ...issue.path.split('.').filter(Boolean)], issue.message);
     }
+    config.upstreams.forEach((u, i) => {
+      const ud = u.defaults?.[stage.name];
+      if (ud === undefined) return;
+      for (const issue of stage.check!(mergeStageConfig(stage.defaults, d, ud))) err(['upstreams', i, 'defaults', stage.name, ...issue.path.split('.').filter(Boolean)], issue.message);
+    });
     config.routes.forEach((r, i) => {
       if (r[stage.name] === undefined) return;
-      const merged = mergeStageConfig(stage.defaults, d, r[stage.name]);
+      const ud = config.upstreams.find((u) => u.id === r.upstream)?.defaults?.[stage.name];
+      const merged = mergeStageConfig(stage.defaults, d, ud, r[stage.name]);
       for (const issue of stage.check!(merged)) err(['routes', i, stage.name, ...issue.path.split('.').filter(Boolean)], issue.message);
     });
   }

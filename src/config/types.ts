@@ -91,6 +91,8 @@ export interface CircuitBreakerConfig {
 
 export interface UpstreamConfig {
   readonly id: string;
+  /** Stage settings for every route to this upstream (between `defaults` and the route's own). */
+  readonly defaults?: Readonly<Record<string, unknown>>;
   readonly targets: readonly TargetConfig[];
   readonly tls?: UpstreamTlsConfig;
   readonly timeouts: { readonly connectMs: number; readonly headersMs: number; readonly bodyMs: number };

@@ -90,12 +90,12 @@ export async function compileGeneration(loaded: LoadedConfig, stages: readonly S
     const e = env(r, upstream);
     const chain: Stage[] = [];
     for (const m of routeModules) {
-      const compiled = await m.compile(mergeStageConfig(m.defaults, root.defaults[m.name], r[m.name]), e);
+      const compiled = await m.compile(mergeStageConfig(m.defaults, root.defaults[m.name], upstream?.defaults?.[m.name], r[m.name]), e);
       chain.push(compiled);
       all.push(compiled);
     }
-    const routeHygiene = mergeStageConfig(hygieneStage.defaults, root.defaults.hygiene, r.hygiene);
-    const egress = (headersStage.compile(mergeStageConfig(headersStage.defaults, root.defaults.headers, r.headers), e) as Stage & { egress: EgressHeaders }).egress;
+    const routeHygiene = mergeStageConfig(hygieneStage.defaults, root.defaults.hygiene, upstream?.defaults?.hygiene, r.hygiene);
+    const egress = (headersStage.compile(mergeStageConfig(headersStage.defaults, root.defaults.headers, upstream?.defaults?.headers, r.headers), e) as Stage & { egress: EgressHeaders }).egress;
     const proxy = chain.find((s) => s.name === 'proxy') as (Stage & { upgrade?: CompiledRoute['upgrade'] }) | undefined;
     const compiled: CompiledRoute = {
       info: { id: r.id, path: r.path, upstream: r.upstream },

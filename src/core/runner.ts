@@ -171,11 +171,13 @@ export function errorResponse(ex: Exchange, error: unknown): GatewayResponse {
   if (error instanceof GatewayError) {
     ex.decision = 'deny';
     ex.reasonCode = error.code;
-    if (error.status < 500 && error.code.startsWith('RAMPART_HYGIENE_')) {
+    const action = EVENT_ACTIONS[error.code];
+    if (action) {
       publishSecurityEvent({
-        'event.kind': 'event', 'event.category': ['web'], 'event.action': `hygiene.${error.code.slice('RAMPART_HYGIENE_'.length).toLowerCase()}`,
+        'event.kind': 'event', 'event.category': ['web'], 'event.action': action,
         'event.outcome': 'failure', 'source.ip': ex.clientIp, 'http.request.method': ex.method, 'url.path': ex.path,
         'http.response.status_code': error.status, 'trace.id': ex.traceId, 'rampart.code': error.code,
+        ...(ex.route ? { 'rampart.route': ex.route.id } : {}),
         ...(error.reason ? { 'event.reason': error.reason } : {}),
       });
     }
@@ -185,6 +187,28 @@ export function errorResponse(ex: Exchange, error: unknown): GatewayResponse {
   }
   return problemResponse(error, ex.requestId);
 }
+
+/**
+ * Denials by the core that are security events (probing, enumeration, malformed or oversized
+ * requests): the anomaly detection of the monitoring practice counts them. Upstream failures are
+ * operational, not security events, and are published by the proxy on its own terms.
+ */
+const EVENT_ACTIONS: Partial<Record<string, string>> = {
+  RAMPART_ROUTE_NOT_FOUND: 'route.not_found',
+  RAMPART_ROUTE_METHOD_NOT_ALLOWED: 'route.method_not_allowed',
+  RAMPART_TLS_CLIENT_CERT_REQUIRED: 'tls.client_certificate_missing',
+  RAMPART_HYGIENE_BAD_REQUEST: 'hygiene.bad_request',
+  RAMPART_HYGIENE_PATH_INVALID: 'hygiene.path_invalid',
+  RAMPART_HYGIENE_HOST_INVALID: 'hygiene.host_invalid',
+  RAMPART_HYGIENE_HOST_NOT_ALLOWED: 'hygiene.host_not_allowed',
+  RAMPART_HYGIENE_URI_TOO_LONG: 'hygiene.uri_too_long',
+  RAMPART_HYGIENE_HEADERS_TOO_LARGE: 'hygiene.headers_too_large',
+  RAMPART_HYGIENE_TOO_MANY_HEADERS: 'hygiene.too_many_headers',
+  RAMPART_HYGIENE_BODY_TOO_LARGE: 'hygiene.body_too_large',
+  RAMPART_HYGIENE_METHOD_NOT_SUPPORTED: 'hygiene.method_not_supported',
+  RAMPART_HYGIENE_UPGRADE_REFUSED: 'hygiene.upgrade_refused',
+  RAMPART_HYGIENE_REQUEST_TIMEOUT: 'hygiene.request_timeout',
+};
 
 export function logExchange(accessLog: Logger, ex: Exchange, route: CompiledRoute | undefined, status: number, aborted: boolean): void {
   const durationMs = Number(process.hrtime.bigint() - ex.startedAt) / 1e6;

@@ -222,3 +222,21 @@ test('one access log line per exchange with the baseline fields', async () => {
   assert.equal(l.upstream, 'echo');
   assert.ok(!t.rawLogs().includes('s3cr3t'));
 });
+
+test('denials publish ECS security events on the diagnostics channel', async () => {
+  const { onSecurityEvent } = await import('../../src/observe/events.ts');
+  const seen: Array<Record<string, unknown>> = [];
+  const off = onSecurityEvent((e) => seen.push(e as unknown as Record<string, unknown>));
+  try {
+    await t.fetch('/no-such-route', { headers: { 'x-request-id': 'evt-1' } });
+    await rawRequest(t.port(), 'GET /api/%2e%2e/x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n', { ca: await t.ca() });
+  } finally {
+    off();
+  }
+  const actions = seen.map((e) => e['event.action']);
+  assert.ok(actions.includes('route.not_found'), String(actions));
+  assert.ok(actions.includes('hygiene.path_invalid'), String(actions));
+  const e = seen.find((x) => x['event.action'] === 'hygiene.path_invalid')!;
+  for (const k of ['@timestamp', 'event.kind', 'event.category', 'event.outcome', 'source.ip', 'http.request.method', 'url.path', 'http.response.status_code', 'trace.id', 'rampart.code']) assert.ok(k in e, k);
+  assert.equal(e['rampart.code'], 'RAMPART_HYGIENE_PATH_INVALID');
+});
