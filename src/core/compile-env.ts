@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { RouteConfig, UpstreamConfig, RootConfig } from '../config/types.ts';
 import type { Keeper } from './keeper.ts';
 import type { IdentityTokens } from './identity-port.ts';
+import type { Store } from '../store/types.ts';
 
 export interface CompileEnv {
   readonly root: RootConfig;
@@ -18,4 +19,6 @@ export interface CompileEnv {
   readonly generation: number;
   readonly dataDir: string;
   readonly dev: boolean;
+  /** The gateway's store (users, clients, API keys, deny-list, OIDC artefacts); absent in `rampart check`. */
+  readonly store?: Store;
 }
