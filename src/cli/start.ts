@@ -19,6 +19,8 @@ export async function startGateway(configFile: string): Promise<Gateway | undefi
 
 /** Wires the process signals to a running gateway; resolves with the exit code once it stopped. */
 export function runUntilSignalled(gw: Gateway, beforeExit?: () => Promise<void>): Promise<number> {
+  // Last resort: a rejection nobody handled is a bug to log, not a reason to drop every request in flight.
+  process.on('unhandledRejection', (err) => gw.logger.error({ err }, 'unhandled rejection (a bug): logged, serving on'));
   return new Promise((resolve) => {
     const stop = (signal: string) => {
       gw.logger.info({ signal }, 'shutting down: no new connections, finishing requests in flight');

@@ -42,6 +42,8 @@ export class Exchange implements RequestContext {
   reasonCode: string | undefined;
   upstream: string | undefined;
   bytesOut = 0;
+  /** The status written to the client (0 until then). */
+  status = 0;
   /** Stages entered, in order (the response phase runs them in reverse). */
   entered: import('./stage.ts').Stage[] = [];
 

@@ -21,7 +21,7 @@ import { STAGES } from '../stages/index.ts';
 import { compileGeneration, type Generation, type CompiledRoute } from './compile.ts';
 import { Keeper } from './keeper.ts';
 import { openListener, type OpenListener } from './listeners.ts';
-import { egressContext, errorResponse, logExchange, match, prepare, runRoute, writeAndLog } from './runner.ts';
+import { egressContext, errorResponse, logExchange, match, prepare, runRoute, trackExchange, writeFor } from './runner.ts';
 import { problemResponse, type OutboundResponse } from './respond.ts';
 import type { InboundRequest, Exchange } from './exchange.ts';
 import type { GatewayResponse, StageModule } from './stage.ts';
@@ -108,8 +108,12 @@ export class Gateway {
         dataDir: this.#dataDir,
         logger: this.logger,
         handlers: {
-          request: (name, req, res) => void this.#onRequest(name, req, res),
-          upgrade: (name, req, socket, head) => void this.#onUpgrade(name, req, socket, head),
+          request: (name, req, res) => {
+            this.#onRequest(name, req, res).catch((err: unknown) => this.#lastResort(err, res));
+          },
+          upgrade: (name, req, socket, head) => {
+            this.#onUpgrade(name, req, socket, head).catch((err: unknown) => this.#lastResort(err, socket));
+          },
           clientError: (name, err, socket) => this.#onClientError(name, err, socket),
         },
       });
@@ -236,6 +240,7 @@ export class Gateway {
     }
     const { ex, error } = prepare(gen, listener, open.info, req, open.store);
     let route: CompiledRoute | undefined;
+    trackExchange(res, ex, this.#accessLog, () => route);
     let response: GatewayResponse;
     let own = true;
     try {
@@ -260,9 +265,19 @@ export class Gateway {
       own = true;
     }
     try {
-      await writeAndLog(res, ex, response, own, egressContext(ex, listener, route, req.httpVersionMajor === 2), this.#accessLog, route);
+      await writeFor(res, ex, response, own, egressContext(ex, listener, route, req.httpVersionMajor === 2));
     } finally {
       this.#leave(gen);
+    }
+  }
+
+  /** A bug escaped the request path: log it, close that exchange, keep serving everyone else. */
+  #lastResort(err: unknown, target: { destroy(): unknown }): void {
+    this.logger.error({ err }, 'unexpected error escaped a request; its connection is closed');
+    try {
+      target.destroy();
+    } catch {
+      /* already gone */
     }
   }
 

@@ -50,7 +50,23 @@ export function problemResponse(error: unknown, requestId: string): GatewayRespo
  */
 export function writeResponse(res: OutboundResponse, response: GatewayResponse, ctx: EgressContext, own: boolean, onBytes: (n: number) => void): Promise<void> {
   return new Promise<void>((resolve) => {
-    if (res.headersSent || res.writableEnded) {
+    try {
+      write(res, response, ctx, own, onBytes, resolve);
+    } catch {
+      // Never a rejection on the data plane: the client is gone or the response is unusable.
+      destroyBody(response.body);
+      if (!res.destroyed) res.destroy();
+      resolve();
+    }
+  });
+}
+
+function write(res: OutboundResponse, response: GatewayResponse, ctx: EgressContext, own: boolean, onBytes: (n: number) => void, resolve: () => void): void {
+  {
+    const stream = (res as { stream?: { destroyed?: boolean } }).stream;
+    if (res.headersSent || res.writableEnded || res.destroyed || stream?.destroyed) {
+      // The client went away while the request phase ran: nothing to write to.
+      destroyBody(response.body);
       resolve();
       return;
     }
@@ -100,7 +116,7 @@ export function writeResponse(res: OutboundResponse, response: GatewayResponse, 
     const done = () => resolve();
     if (tail) pipeline(body, tail, res as NodeJS.WritableStream, done);
     else pipeline(body, res as NodeJS.WritableStream, done);
-  });
+  }
 }
 
 function destroyBody(body: GatewayResponse['body']): void {

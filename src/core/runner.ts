@@ -241,27 +241,31 @@ export function logExchange(accessLog: Logger, ex: Exchange, route: CompiledRout
   if (exchangeChannel.hasSubscribers) exchangeChannel.publish(entry);
 }
 
-export function writeAndLog(
-  res: OutboundResponse,
-  ex: Exchange,
-  response: GatewayResponse,
-  own: boolean,
-  egress: EgressContext,
-  accessLog: Logger,
-  route: CompiledRoute | undefined,
-): Promise<void> {
-  if (response.upstream) ex.upstream = response.upstream;
-  let logged = false;
-  const log = (aborted: boolean) => {
-    if (logged) return;
-    logged = true;
-    logExchange(accessLog, ex, route, response.status, aborted);
-  };
-  res.once('close', () => {
-    const finished = (res as { writableFinished?: boolean }).writableFinished === true;
-    if (!finished) ex.abort(new Error('client went away'));
-    log(!finished);
+/**
+ * Watches an exchange from the moment it exists: when the client goes away before the response has
+ * been written, the exchange is aborted (the upstream request with it), and in every case exactly
+ * one access-log line is written when the response closes.
+ */
+export function trackExchange(res: OutboundResponse, ex: Exchange, accessLog: Logger, route: () => CompiledRoute | undefined): void {
+  // 'finish' only fires when the whole response was handed over (HTTP/1.1 and HTTP/2 alike);
+  // writableFinished is not reliable on a cancelled HTTP/2 stream.
+  let finished = false;
+  res.once('finish', () => {
+    finished = true;
   });
+  res.once('close', () => {
+    // A cancelled HTTP/2 stream (RST_STREAM) still emits 'finish' on the compatibility response.
+    const rst = (res as { stream?: { rstCode?: number } }).stream?.rstCode;
+    if (rst !== undefined && rst !== 0) finished = false;
+    if (!finished) ex.abort(new Error('client went away'));
+    // 499 (nginx's "client closed request") in the log only, when no status was ever sent.
+    logExchange(accessLog, ex, route(), ex.status || 499, !finished);
+  });
+}
+
+export function writeFor(res: OutboundResponse, ex: Exchange, response: GatewayResponse, own: boolean, egress: EgressContext): Promise<void> {
+  if (response.upstream) ex.upstream = response.upstream;
+  ex.status = response.status;
   return writeResponse(res, response, egress, own, (n) => {
     ex.bytesOut += n;
   });
