@@ -8,6 +8,13 @@
  * Callers pass hashes (passwords: Argon2id/scrypt PHC strings; API keys: HMAC-SHA-256 with the
  * pepper subkey; authorization-server artefacts: keyed by SHA-256 of their id) or envelopes sealed
  * with the keyring (TOTP secrets, signing keys), with the row id as associated data.
+ *
+ * Common rules (the contract suite checks each): `create` rejects with a StoreError
+ * `RAMPART_STORE_CONFLICT` when the id (or, for users, the username) exists; a backend failure
+ * rejects with `RAMPART_STORE_UNAVAILABLE` (callers fail closed); records come back as copies
+ * (changing one never changes the store); lists are ordered (users by username,
+ * clients by client id, API keys by creation then id, audit records by time then insertion).
+ * Expired deny-list entries and OIDC artefacts are never returned, even before a purge.
  */
 
 /** Seconds since the epoch. */
@@ -43,6 +50,12 @@ export interface ClientRecord {
   readonly metadata: Readonly<Record<string, unknown>>;
   /** Hash of the client secret (confidential clients), never the secret. */
   readonly secretHash?: string;
+  /**
+   * The client secret sealed with the keyring ('client-secrets', AAD = client id), for
+   * oidc-provider, which needs the secret itself (client_secret_jwt, HS* signing) — S4 allows
+   * "hashed or encrypted".
+   */
+  readonly secretSealed?: string;
   readonly roles: readonly string[];
   readonly disabled: boolean;
   readonly createdAt: EpochSeconds;
@@ -76,6 +89,11 @@ export interface DenyEntry {
   /** The entry can be forgotten after this (the longest lifetime of what it withdraws). */
   readonly expiresAt: EpochSeconds;
   readonly reason: string;
+  /**
+   * Set by the store (its own clock) when the entry was last added or changed; ignored on `add`.
+   * Pollers keep the highest one seen and pass it back to `changedSince` (inclusive).
+   */
+  readonly changedAt?: EpochSeconds;
 }
 
 /**
@@ -104,13 +122,21 @@ export interface AuditRecord {
   readonly detail?: Readonly<Record<string, unknown>>;
 }
 
+/**
+ * A change to a user: only the keys present are written. An optional field given as `undefined`
+ * is cleared (e.g. `{ totpSecretSealed: undefined, totpLastStep: undefined }` resets MFA).
+ */
+export type UserChange = {
+  readonly [K in keyof Omit<UserRecord, 'id' | 'createdAt'>]?: Omit<UserRecord, 'id' | 'createdAt'>[K] | (undefined extends UserRecord[K] ? undefined : never);
+};
+
 export interface UserStore {
   create(user: UserRecord): Promise<void>;
   get(id: string): Promise<UserRecord | undefined>;
   getByUsername(username: string): Promise<UserRecord | undefined>;
   list(): Promise<UserRecord[]>;
   /** Applies the change; returns false when the user does not exist. */
-  update(id: string, change: Partial<Omit<UserRecord, 'id' | 'createdAt'>>): Promise<boolean>;
+  update(id: string, change: UserChange): Promise<boolean>;
   /**
    * Advances the last accepted TOTP step to `step` only if it is greater than the stored one
    * (atomic compare-and-set across instances, S7). Returns true when this caller won.
