@@ -20,6 +20,8 @@ export interface SqlDb extends SqlRunner {
    * IMMEDIATE; PostgreSQL: a dedicated connection, rows locked with FOR UPDATE where read).
    */
   transaction<T>(fn: (tx: SqlRunner) => Promise<T>): Promise<T>;
+  /** Runs first in the migration transaction (PostgreSQL: the schema and an advisory lock against concurrent starts). */
+  prepareMigration?(tx: SqlRunner): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -304,7 +304,10 @@ export function createSqlStore(db: SqlDb, now: StoreClock): Store {
       },
     },
     async migrate() {
-      await db.transaction((tx) => applyMigrations(tx, d, now()));
+      await db.transaction(async (tx) => {
+        await db.prepareMigration?.(tx);
+        await applyMigrations(tx, d, now());
+      });
     },
     close: () => db.close(),
   };
