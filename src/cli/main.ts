@@ -30,12 +30,16 @@ export function version(): string {
 export async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: { config: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+    parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: { config: { type: 'string' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } } });
   } catch (err) {
     process.stderr.write(`rampart: ${(err as Error).message}\n\n${USAGE}`);
     return 2;
   }
   const [command, ...rest] = parsed.positionals;
+  if (parsed.values.version && command === undefined) {
+    process.stdout.write(`rampart ${version()} (node ${process.versions.node})\n`);
+    return 0;
+  }
   if (parsed.values.help || command === 'help' || command === undefined) {
     (command === undefined && !parsed.values.help ? process.stderr : process.stdout).write(USAGE);
     return command === undefined && !parsed.values.help ? 2 : 0;

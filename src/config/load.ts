@@ -23,7 +23,7 @@ export interface ConfigProblem {
 }
 
 export function formatProblem(p: ConfigProblem): string {
-  const where = `${p.file}:${p.line}:${p.col}`;
+  const where = p.line > 0 ? `${p.file}:${p.line}:${p.col}` : p.file;
   const tag = p.severity === 'warning' ? 'warning: ' : '';
   return p.path ? `${where}: ${tag}${p.path}: ${p.message}` : `${where}: ${tag}${p.message}`;
 }

@@ -3,6 +3,7 @@
  * Strict: unknown keys are errors everywhere (additionalProperties: false).
  */
 import type { JsonSchema, StageModule } from '../core/stage.ts';
+import { storeRootSchema } from '../store/config.ts';
 
 const id = { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]{0,62}$', 'x-message': 'must be an id: lower-case letters, digits, ".", "_" or "-", at most 63' } as const;
 const ms = (min: number, max: number, dflt: number) => ({ type: 'integer', minimum: min, maximum: max, default: dflt });
@@ -234,6 +235,7 @@ export function buildRootSchema(stages: readonly StageModule[]): JsonSchema {
         default: {},
         properties: { graceMs: ms(0, 300_000, 10_000) },
       },
+      store: storeRootSchema(secretRef),
       listeners: { type: 'array', minItems: 1, items: listener },
       upstreams: { type: 'array', items: upstreamSchema(stageProps), default: [] },
       routes: { type: 'array', items: route },

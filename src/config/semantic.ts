@@ -8,6 +8,7 @@ import { mergeStageConfig } from './merge.ts';
 import { parseCidr } from '../core/net/cidr.ts';
 import type { RootConfig } from './types.ts';
 import type { Segment } from './load.ts';
+import { checkStoreSettings } from '../store/config.ts';
 
 export interface SemanticIssue {
   readonly path: Segment[];
@@ -124,6 +125,7 @@ export function semanticChecks(config: RootConfig, stages: readonly StageModule[
       for (const issue of stage.check!(merged)) err(['routes', i, stage.name, ...issue.path.split('.').filter(Boolean)], issue.message);
     });
   }
+  for (const issue of checkStoreSettings(config.store)) (issue.severity === 'error' ? err : warn)(issue.path, issue.message);
   if (config.routes.length === 0) warn(['routes'], 'no routes: every request will get 404');
   return out;
 }

@@ -2,6 +2,8 @@
  * The shape of rampart.yaml after validation and defaults. The schema (schema.ts) is the source
  * of truth for what is accepted; docs/config.md documents every key.
  */
+import type { StoreConfig } from '../store/config.ts';
+
 export type SecretRef = { readonly env: string } | { readonly file: string };
 
 export interface CertificateConfig {
@@ -126,6 +128,8 @@ export interface RootConfig {
   readonly identity: { readonly issuer: string; readonly lifetimeSeconds: number };
   readonly logging: { readonly level: string; readonly redact: readonly string[] };
   readonly shutdown: { readonly graceMs: number };
+  /** Where users, clients, API keys, the deny-list and OIDC artefacts live (src/store/config.ts). */
+  readonly store: StoreConfig;
   readonly listeners: readonly ListenerConfig[];
   readonly upstreams: readonly UpstreamConfig[];
   readonly routes: readonly RouteConfig[];

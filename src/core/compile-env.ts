@@ -6,6 +6,7 @@ import type { RouteConfig, UpstreamConfig, RootConfig } from '../config/types.ts
 import type { Keeper } from './keeper.ts';
 import type { IdentityTokens } from './identity-port.ts';
 import type { Store } from '../store/types.ts';
+import type { Keyring } from '../secrets/keyring.ts';
 
 export interface CompileEnv {
   readonly root: RootConfig;
@@ -21,4 +22,6 @@ export interface CompileEnv {
   readonly dev: boolean;
   /** The gateway's store (users, clients, API keys, deny-list, OIDC artefacts); absent in `rampart check`. */
   readonly store?: Store;
+  /** Subkeys of the master key (API-key pepper, TOTP secrets, …); absent in `rampart check`. */
+  readonly keyring?: Keyring;
 }

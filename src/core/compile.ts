@@ -19,6 +19,8 @@ import { RouteTable } from './route-table.ts';
 import { PRE_ROUTE, REQUEST_PHASE, type Stage, type StageModule } from './stage.ts';
 import type { CompileEnv } from './compile-env.ts';
 import type { Keeper } from './keeper.ts';
+import type { Store } from '../store/types.ts';
+import type { Keyring } from '../secrets/keyring.ts';
 import type { IdentityTokens } from './identity-port.ts';
 import type { RouteInfo } from './context.ts';
 import type { RequestContext } from './context.ts';
@@ -60,6 +62,9 @@ export interface CompileServices {
   readonly identity: IdentityTokens;
   readonly dataDir: string;
   readonly dev: boolean;
+  /** The opened store; absent in `rampart check`. */
+  readonly store?: Store;
+  readonly keyring?: Keyring;
 }
 
 const ORDER = new Map<string, number>(REQUEST_PHASE.map((n, i) => [n, i]));
@@ -70,7 +75,7 @@ export async function compileGeneration(loaded: LoadedConfig, stages: readonly S
   const all: Stage[] = [];
   const env = (route: RouteConfig | undefined, upstream: UpstreamConfig | undefined): CompileEnv => ({
     root, route, upstream, logger: services.logger, keeper: services.keeper, identity: services.identity,
-    generation: id, dataDir: services.dataDir, dev: services.dev,
+    generation: id, dataDir: services.dataDir, dev: services.dev, ...(services.store ? { store: services.store } : {}), ...(services.keyring ? { keyring: services.keyring } : {}),
   });
   const listenerEgress = headersStage.compile(mergeStageConfig(headersStage.defaults, root.defaults.headers), env(undefined, undefined)) as Stage & { egress: EgressHeaders };
   const ids = requestIdStage.compile(mergeStageConfig(requestIdStage.defaults, root.defaults['request-id']), env(undefined, undefined)) as ReturnType<typeof requestIdStage.compile> & CompiledListener['ids'];

@@ -14,7 +14,9 @@ import { GatewayError } from '../errors/problem.ts';
 import { createLogger } from '../observe/logger.ts';
 import { onSecurityEvent } from '../observe/events.ts';
 import { loadMasterKey } from '../secrets/master-key.ts';
-import { createKeyring } from '../secrets/keyring.ts';
+import { createKeyring, type Keyring } from '../secrets/keyring.ts';
+import { openStore, startStoreMaintenance } from '../store/open.ts';
+import type { Store } from '../store/types.ts';
 import { createIdentitySigner, type IdentitySigner } from '../identity/signer.ts';
 import { IDENTITY_JWKS_PATH } from '../identity/claims.ts';
 import { STAGES } from '../stages/index.ts';
@@ -55,6 +57,9 @@ export class Gateway {
   #identity!: IdentitySigner;
   #dataDir = '';
   #dev = false;
+  #store: Store | undefined;
+  #keyring: Keyring | undefined;
+  #stopMaintenance: () => void = () => undefined;
   #watcher: FSWatcher | undefined;
   #reloading: Promise<ReloadResult> | undefined;
   #closing: Promise<void> | undefined;
@@ -93,12 +98,17 @@ export class Gateway {
     }
     const masterValue = root.masterKey ? await resolveSecret(root.masterKey, loaded.baseDir) : undefined;
     const master = await loadMasterKey({ dataDir: this.#dataDir, dev: this.#dev, value: masterValue });
+    this.#keyring = createKeyring(master);
     this.#identity = await createIdentitySigner({
       dataDir: this.#dataDir,
-      keyring: createKeyring(master),
+      keyring: this.#keyring,
       issuer: root.identity.issuer,
       lifetimeSeconds: root.identity.lifetimeSeconds,
     });
+    // The store (users, clients, API keys, deny-list, OIDC artefacts): opened and migrated before the
+    // first compile, so that stages can use it; a store that cannot be opened stops the start.
+    this.#store = await openStore(root.store, { dataDir: this.#dataDir, baseDir: loaded.baseDir, logger: this.logger });
+    this.#stopMaintenance = startStoreMaintenance(this.#store, { logger: this.logger });
     this.#offEvents = onSecurityEvent((e) => this.logger.warn({ log: 'security', event: e }, e['event.action']));
     this.#gen = await this.#compile(loaded, 1);
     this.#keeper.commit();
@@ -124,11 +134,17 @@ export class Gateway {
   }
 
   async #compile(loaded: LoadedConfig, id: number): Promise<Generation> {
-    return compileGeneration(loaded, this.#stages, { logger: this.logger, keeper: this.#keeper, identity: this.#identity, dataDir: this.#dataDir, dev: this.#dev }, id);
+    return compileGeneration(loaded, this.#stages, { logger: this.logger, keeper: this.#keeper, identity: this.#identity, dataDir: this.#dataDir, dev: this.#dev, ...(this.#store ? { store: this.#store } : {}), ...(this.#keyring ? { keyring: this.#keyring } : {}) }, id);
   }
 
   get generation(): number {
     return this.#gen.id;
+  }
+
+  /** The opened store (users, clients, API keys, deny-list, OIDC artefacts). */
+  get store(): Store {
+    if (!this.#store) throw new Error('the gateway has no store yet');
+    return this.#store;
   }
 
   get dataDir(): string {
@@ -164,6 +180,9 @@ export class Gateway {
       loaded = await loadConfig(this.#configFile, this.#stages);
       const changed = listenerChanges(old.loaded, loaded);
       if (changed) throw new ConfigError([{ file: loaded.file, line: 1, col: 1, path: 'listeners', message: `${changed}: restart the gateway to change listeners`, severity: 'error' }]);
+      if (JSON.stringify(old.loaded.config.store) !== JSON.stringify(loaded.config.store)) {
+        throw new ConfigError([{ file: loaded.file, line: 1, col: 1, path: 'store', message: 'store changed: restart the gateway to change the store', severity: 'error' }]);
+      }
     } catch (err) {
       return this.#refused(err, old);
     }
@@ -382,6 +401,9 @@ export class Gateway {
     this.#offEvents();
     if (this.#gen) for (const s of this.#gen.stages) await s.close?.();
     await this.#keeper.closeAll();
+    // Last: stages may write to the store when they close (e.g. API-key last use).
+    this.#stopMaintenance();
+    await this.#store?.close().catch((err: unknown) => this.logger.warn({ err }, 'store: close failed'));
     this.logger.flush?.();
   }
 }

@@ -77,7 +77,7 @@ export class SlowClientGuard {
     const state = this.#states.get(socket);
     if (!state) return;
     state.inRequest = false;
-    clearTimeout(state.requestTimer);
-    state.requestTimer = undefined;
+    // The request deadline stays armed until the request body has ended: an early answer (413,
+    // 404) does not give a client leave to trickle the rest of its body for ever.
   }
 }

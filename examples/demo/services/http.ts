@@ -163,11 +163,13 @@ async function handle(
   const url = new URL(req.url ?? '/', 'http://service.invalid');
   const route = routes.find((r) => r.pattern.test(url.pathname));
   if (route === undefined) return send(res, name, notFound());
-  const handler = req.method === undefined ? undefined : route.methods[req.method];
+  // RFC 9110 §9.3.2: HEAD is GET without the body (node:http drops the body of a HEAD response).
+  const method = req.method === 'HEAD' ? 'GET' : req.method;
+  const handler = method === undefined ? undefined : route.methods[method];
   if (handler === undefined) {
     return send(res, name, {
       ...problem(405, 'DEMO_METHOD_NOT_ALLOWED', 'Method not allowed'),
-      headers: { allow: Object.keys(route.methods).join(', ') },
+      headers: { allow: [...Object.keys(route.methods), ...('GET' in route.methods ? ['HEAD'] : [])].join(', ') },
     });
   }
   let params: string[];

@@ -53,7 +53,16 @@ export const corsStage: StageModule<CorsConfig> = {
     return out;
   },
   compile(config, env): Stage {
-    if (!config.enabled) return { name: 'cors' };
+    if (!config.enabled) {
+      // CORS off: a preflight is refused here and never forwarded (S12).
+      return {
+        name: 'cors',
+        onRequest(ctx) {
+          const preflight = ctx.method === 'OPTIONS' && ctx.headers.origin !== undefined && typeof ctx.headers['access-control-request-method'] === 'string';
+          return preflight ? deny(new GatewayError('RAMPART_CORS_ORIGIN_DENIED', { headers: { vary: 'Origin' }, reason: 'CORS is not enabled on this route' })) : next();
+        },
+      };
+    }
     const any = config.allowOrigins.includes('*');
     const origins = new Set(config.allowOrigins);
     const methods = config.allowMethods.join(', ');

@@ -55,7 +55,9 @@ export function startActiveChecks(
       if (!stopped) timer = setTimeout(loop, cfg.intervalMs).unref();
     });
   };
-  loop();
+  // First probe after a short random delay (Envoy's initial jitter): the gateway's listeners are
+  // open by then, and many targets do not get probed in the same instant.
+  timer = setTimeout(loop, 250 + Math.random() * Math.min(cfg.intervalMs, 1000)).unref();
 
   return {
     get healthy() {

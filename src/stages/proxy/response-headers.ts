@@ -16,6 +16,9 @@ export function clientResponseHeaders(headers: InHeaders): OutgoingHeaders {
     if (value === undefined) continue;
     const n = name.toLowerCase();
     if (DROPPED.has(n) || listed.has(n) || n.startsWith('proxy-')) continue;
+    // S12: the gateway owns CORS. An upstream that reflects Origin (with credentials) must not
+    // widen a route's allowlist, nor open a route where CORS is off.
+    if (n.startsWith('access-control-')) continue;
     if (n.startsWith('rampart-')) continue; // only the gateway speaks Rampart-*; an echoed identity token stays inside
     out[n] = value;
   }
