@@ -112,3 +112,12 @@ test('rampart check: a missing file is a clear error', () => {
   assert.equal(r.code, 1);
   assert.match(r.err, /\/nonexistent\/rampart\.yaml: file not found/);
 });
+
+test('rampart check: settings that would be ignored are refused', () => {
+  withConfig(good.replace('upstream: orders }', 'upstream: orders, stripPrefix: /ap, hygiene: { maxHeaderCount: 10 } }'), (file) => {
+    const r = rampart(['check', file]);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /routes\[0\]\.stripPrefix: "\/ap" is not a leading segment/);
+    assert.match(r.err, /routes\[0\]\.hygiene\.maxHeaderCount: applies before routing/);
+  });
+});
