@@ -3,6 +3,7 @@
  * Strict: unknown keys are errors everywhere (additionalProperties: false).
  */
 import type { JsonSchema, StageModule } from '../core/stage.ts';
+import { rateLimitRootSchema, upstreamConcurrencySchema } from '../ratelimit/settings.ts';
 import { storeRootSchema } from '../store/config.ts';
 
 const id = { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]{0,62}$', 'x-message': 'must be an id: lower-case letters, digits, ".", "_" or "-", at most 63' } as const;
@@ -173,6 +174,7 @@ const upstreamSchema = (stageProps: Record<string, JsonSchema>) => ({
         keepAliveTimeoutMs: ms(100, 600_000, 4_000),
       },
     },
+    concurrency: upstreamConcurrencySchema,
     maxResponseBytes: { type: 'integer', minimum: 1, default: 50 * 1024 * 1024 },
     openapi: {
       type: 'object',
@@ -236,6 +238,7 @@ export function buildRootSchema(stages: readonly StageModule[]): JsonSchema {
         properties: { graceMs: ms(0, 300_000, 10_000) },
       },
       store: storeRootSchema(secretRef),
+      rateLimit: rateLimitRootSchema(secretRef),
       listeners: { type: 'array', minItems: 1, items: listener },
       upstreams: { type: 'array', items: upstreamSchema(stageProps), default: [] },
       routes: { type: 'array', items: route },

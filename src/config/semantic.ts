@@ -8,6 +8,7 @@ import { mergeStageConfig } from './merge.ts';
 import { parseCidr } from '../core/net/cidr.ts';
 import type { RootConfig } from './types.ts';
 import type { Segment } from './load.ts';
+import { checkRateLimitSettings } from '../ratelimit/settings.ts';
 import { checkStoreSettings } from '../store/config.ts';
 
 export interface SemanticIssue {
@@ -126,6 +127,7 @@ export function semanticChecks(config: RootConfig, stages: readonly StageModule[
     });
   }
   for (const issue of checkStoreSettings(config.store)) (issue.severity === 'error' ? err : warn)(issue.path, issue.message);
+  for (const issue of checkRateLimitSettings(config)) err(issue.path, issue.message);
   if (config.routes.length === 0) warn(['routes'], 'no routes: every request will get 404');
   return out;
 }

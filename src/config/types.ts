@@ -4,6 +4,8 @@
  */
 import type { StoreConfig } from '../store/config.ts';
 
+import type { RateLimitSettings, UpstreamConcurrency } from '../ratelimit/settings.ts';
+
 export type SecretRef = { readonly env: string } | { readonly file: string };
 
 export interface CertificateConfig {
@@ -102,6 +104,8 @@ export interface UpstreamConfig {
   readonly health: HealthConfig;
   readonly circuitBreaker: CircuitBreakerConfig;
   readonly pool: { readonly connections: number; readonly keepAliveTimeoutMs: number };
+  /** At most this many requests in flight to the upstream; more wait (bounded) or get 503. */
+  readonly concurrency?: UpstreamConcurrency;
   readonly maxResponseBytes: number;
   readonly openapi?: { readonly document: string; readonly basePath: string };
 }
@@ -128,6 +132,8 @@ export interface RootConfig {
   readonly identity: { readonly issuer: string; readonly lifetimeSeconds: number };
   readonly logging: { readonly level: string; readonly redact: readonly string[] };
   readonly shutdown: { readonly graceMs: number };
+  /** Where rate-limit counters live (memory, or Redis shared by every instance). */
+  readonly rateLimit: RateLimitSettings;
   /** Where users, clients, API keys, the deny-list and OIDC artefacts live (src/store/config.ts). */
   readonly store: StoreConfig;
   readonly listeners: readonly ListenerConfig[];

@@ -19,6 +19,8 @@ export interface CompileEnv {
   readonly identity: IdentityTokens;
   readonly generation: number;
   readonly dataDir: string;
+  /** Directory of the config file: relative paths in it (secret files) resolve from there. */
+  readonly baseDir?: string;
   readonly dev: boolean;
   /** The gateway's store (users, clients, API keys, deny-list, OIDC artefacts); absent in `rampart check`. */
   readonly store?: Store;

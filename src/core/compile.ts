@@ -75,7 +75,7 @@ export async function compileGeneration(loaded: LoadedConfig, stages: readonly S
   const all: Stage[] = [];
   const env = (route: RouteConfig | undefined, upstream: UpstreamConfig | undefined): CompileEnv => ({
     root, route, upstream, logger: services.logger, keeper: services.keeper, identity: services.identity,
-    generation: id, dataDir: services.dataDir, dev: services.dev, ...(services.store ? { store: services.store } : {}), ...(services.keyring ? { keyring: services.keyring } : {}),
+    generation: id, dataDir: services.dataDir, dev: services.dev, baseDir: loaded.baseDir, ...(services.store ? { store: services.store } : {}), ...(services.keyring ? { keyring: services.keyring } : {}),
   });
   const listenerEgress = headersStage.compile(mergeStageConfig(headersStage.defaults, root.defaults.headers), env(undefined, undefined)) as Stage & { egress: EgressHeaders };
   const ids = requestIdStage.compile(mergeStageConfig(requestIdStage.defaults, root.defaults['request-id']), env(undefined, undefined)) as ReturnType<typeof requestIdStage.compile> & CompiledListener['ids'];

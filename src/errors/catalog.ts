@@ -32,6 +32,12 @@ export const CATALOG = {
   RAMPART_IPFILTER_DENIED: { status: 403, title: 'Client address not allowed' },
   RAMPART_TLS_CLIENT_CERT_REQUIRED: { status: 403, title: 'A verified client certificate is required' },
   RAMPART_CORS_ORIGIN_DENIED: { status: 403, title: 'Origin not allowed' },
+  // Rate limiting and throttling (throttle, quota, per-upstream concurrency, load shedding)
+  RAMPART_RATELIMIT_EXCEEDED: { status: 429, title: 'Rate limit exceeded' },
+  RAMPART_RATELIMIT_QUEUE_FULL: { status: 429, title: 'Too many requests waiting' },
+  RAMPART_RATELIMIT_STORE_UNAVAILABLE: { status: 503, title: 'Rate limit store unavailable' },
+  RAMPART_UPSTREAM_SATURATED: { status: 503, title: 'Upstream service at its concurrency limit' },
+  RAMPART_GATEWAY_OVERLOADED: { status: 503, title: 'Gateway overloaded' },
   // Upstreams
   RAMPART_UPSTREAM_UNAVAILABLE: { status: 503, title: 'Upstream service unavailable' },
   RAMPART_UPSTREAM_CONNECT_FAILED: { status: 502, title: 'Upstream service could not be reached' },

@@ -13,6 +13,8 @@ import type { ProxyNote, RouteProxy } from './route-proxy.ts';
 import { proxyUpgrade } from './upgrade.ts';
 import { upstreamRuntime } from './upstream.ts';
 import { ANONYMOUS } from '../../core/principal.ts';
+import { ConcurrencyLimit } from '../../ratelimit/concurrency.ts';
+import { gated } from './concurrency-gate.ts';
 
 export type { ProxyConfig } from './config.ts';
 
@@ -27,6 +29,16 @@ export interface ProxyStage extends Stage {
   upgrade(ctx: RequestContext, clientSocket: Duplex, head: Buffer): Promise<void>;
 }
 
+/** One warning per config generation and message (the first route names it; the rest at debug). */
+const warned = new WeakMap<object, Set<string>>();
+function warnOnce(root: object, log: { warn(msg: string): void; debug(msg: string): void }, message: string): void {
+  let seen = warned.get(root);
+  if (!seen) warned.set(root, (seen = new Set()));
+  if (seen.has(message)) return log.debug(message);
+  seen.add(message);
+  log.warn(`${message} (this route and any other that sets it)`);
+}
+
 export const proxyStage: StageModule<ProxyConfig> = {
   name: 'proxy',
   schema: proxySchema,
@@ -39,8 +51,8 @@ export const proxyStage: StageModule<ProxyConfig> = {
     }
     const log = env.logger.child({ stage: 'proxy', route: route.id, upstream: upstream.id });
     // Secure defaults are the defaults; a relaxation is loud at start-up (STYLE habit 9).
-    if (config.forwardCredentials) log.warn('forwardCredentials: client Authorization and X-API-Key are sent upstream');
-    if (config.passUpstreamErrors.length) log.warn({ passUpstreamErrors: config.passUpstreamErrors }, `passUpstreamErrors: upstream ${config.passUpstreamErrors.join(' and ')} bodies reach clients verbatim`);
+    if (config.forwardCredentials) warnOnce(env.root, log, 'forwardCredentials: client Authorization and X-API-Key are sent upstream');
+    if (config.passUpstreamErrors.length) warnOnce(env.root, log, `passUpstreamErrors: upstream ${config.passUpstreamErrors.join(' and ')} bodies reach clients verbatim`);
     const rp: RouteProxy = {
       routeId: route.id,
       config,
@@ -54,9 +66,14 @@ export const proxyStage: StageModule<ProxyConfig> = {
       log,
       notes: new WeakMap<RequestContext, ProxyNote>(),
     };
+    // Per-upstream concurrency: one limit per upstream, shared by its routes and kept across
+    // reloads (requests in flight under the old config release into the same counter).
+    const concurrency = upstream.concurrency;
+    const limit = concurrency && env.keeper.keep('proxy.concurrency', upstream.id, 'limit', () => new ConcurrencyLimit(concurrency));
+    if (limit && concurrency) limit.settings = concurrency;
     return {
       name: 'proxy',
-      onRequest: (ctx) => forward(ctx, rp),
+      onRequest: limit ? (ctx) => gated(ctx, limit, upstream.id, route.id, () => forward(ctx, rp)) : (ctx) => forward(ctx, rp),
       upgrade: (ctx, socket, head) => proxyUpgrade(ctx, socket, head, rp),
       onLog(ctx, entry) {
         const note = rp.notes.get(ctx);

@@ -1,0 +1,88 @@
+/**
+ * Counter keys. A key never contains raw request text: values outside a safe charset or longer
+ * than 96 characters are replaced by their SHA-256, so a header value or an odd subject cannot
+ * smuggle a separator or blow up the store.
+ *
+ * - IP: the client IP as the core resolved it (S5: the rightmost untrusted hop — a forged
+ *   X-Forwarded-For from an untrusted peer never reaches it). IPv6 is grouped by prefix (/64 by
+ *   default: one subscriber usually holds a whole /64, and would otherwise hold 2^64 keys).
+ * - Principal: issuer + kind + subject (+ tenant) — DESIGN.md S3, never the subject alone.
+ * - Header: always combined with the IP or the principal (S5).
+ */
+import { createHash } from 'node:crypto';
+import net from 'node:net';
+import type { RequestContext } from '../core/context.ts';
+import type { Principal } from '../core/principal.ts';
+import type { CompiledLimit } from './policy.ts';
+
+const SAFE = /^[A-Za-z0-9._:@/+=-]{1,96}$/;
+
+export function safePart(value: string): string {
+  return SAFE.test(value) && !value.startsWith('#') ? value : `#${createHash('sha256').update(value).digest('base64url').slice(0, 32)}`;
+}
+
+/** The IPv6 network of `ip` with `prefix` bits, as "2001:db8:1:2::/64"; IPv4 unchanged. */
+export function ipKey(ip: string, prefix = 64): string {
+  if (!ip.includes(':')) return net.isIPv4(ip) ? ip : 'unknown';
+  if (prefix >= 128) return net.isIPv6(ip) ? ip : 'unknown';
+  const words = ipv6Words(ip);
+  if (!words) return 'unknown';
+  const full = prefix >> 4;
+  const rest = prefix & 15;
+  const out: string[] = [];
+  for (let i = 0; i < full; i++) out.push((words[i] as number).toString(16));
+  if (rest) out.push(((words[full] as number) & ((0xffff << (16 - rest)) & 0xffff)).toString(16));
+  return `${out.join(':')}::/${prefix}`;
+}
+
+function ipv6Words(ip: string): number[] | undefined {
+  if (!net.isIPv6(ip)) return undefined;
+  let s = ip.toLowerCase();
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(s);
+  if (v4 && v4[1]) {
+    const b = v4[1].split('.').map(Number) as [number, number, number, number];
+    s = s.slice(0, -v4[1].length) + `${((b[0] << 8) | b[1]).toString(16)}:${((b[2] << 8) | b[3]).toString(16)}`;
+  }
+  const [head, tail] = s.split('::') as [string, string | undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail !== undefined && tail ? tail.split(':') : [];
+  const fill = tail === undefined ? 0 : 8 - h.length - t.length;
+  return [...h, ...new Array<string>(fill).fill('0'), ...t].map((x) => parseInt(x, 16));
+}
+
+/** S3: a principal is issuer + kind + subject (+ tenant), never a bare subject. */
+export function principalPart(p: Principal): string {
+  return `${p.kind}=${safePart(`${p.issuer} ${p.subject} ${p.tenant ?? ''}`)}`;
+}
+
+/**
+ * The key of `limit` for this request (without the store prefix), or undefined when the limit
+ * does not apply (by: user with `fallback: skip` and no user).
+ */
+export function limitKey(limit: CompiledLimit, ctx: Pick<RequestContext, 'clientIp' | 'principal' | 'headers'>): string | undefined {
+  const ip = () => `ip=${ipKey(ctx.clientIp, limit.ipv6Prefix)}`;
+  const p = ctx.principal;
+  const fallback = () => (limit.fallback === 'ip' ? ip() : undefined);
+  switch (limit.by) {
+    case 'ip':
+      return ip();
+    case 'principal':
+      return p.kind === 'anonymous' ? fallback() : principalPart(p);
+    case 'user':
+      return p.kind === 'user' ? principalPart(p) : fallback();
+    case 'client':
+      if (p.kind === 'client') return principalPart(p);
+      // A user's token issued to an OAuth client counts against that client.
+      return p.clientId !== undefined && p.kind !== 'anonymous' ? `client=${safePart(`${p.issuer} ${p.clientId} ${p.tenant ?? ''}`)}` : fallback();
+    case 'key':
+      if (p.kind === 'key') return principalPart(p);
+      return p.keyId !== undefined && p.kind !== 'anonymous' ? `key=${safePart(`${p.issuer} ${p.keyId}`)}` : fallback();
+    case 'header': {
+      const raw = ctx.headers[limit.header ?? ''];
+      const value = Array.isArray(raw) ? raw.join(',') : (raw ?? '');
+      // S5: combined with the IP or the principal, so a forged value only splits the caller's own budget.
+      const who = limit.combineWith === 'principal' && p.kind !== 'anonymous' ? principalPart(p) : ip();
+      return `${who}|h=${safePart(value.slice(0, 1024))}`;
+    }
+  }
+}
