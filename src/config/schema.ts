@@ -3,6 +3,7 @@
  * Strict: unknown keys are errors everywhere (additionalProperties: false).
  */
 import type { JsonSchema, StageModule } from '../core/stage.ts';
+import { authServerSchema } from '../auth-server/config.ts';
 import { rateLimitRootSchema, upstreamConcurrencySchema } from '../ratelimit/settings.ts';
 import { storeRootSchema } from '../store/config.ts';
 
@@ -239,6 +240,7 @@ export function buildRootSchema(stages: readonly StageModule[]): JsonSchema {
       },
       store: storeRootSchema(secretRef),
       rateLimit: rateLimitRootSchema(secretRef),
+      authServer: authServerSchema,
       listeners: { type: 'array', minItems: 1, items: listener },
       upstreams: { type: 'array', items: upstreamSchema(stageProps), default: [] },
       routes: { type: 'array', items: route },

@@ -10,6 +10,7 @@ import type { RootConfig } from './types.ts';
 import type { Segment } from './load.ts';
 import { checkRateLimitSettings } from '../ratelimit/settings.ts';
 import { checkStoreSettings } from '../store/config.ts';
+import { checkAuthServer } from '../auth-server/config.ts';
 
 export interface SemanticIssue {
   readonly path: Segment[];
@@ -127,6 +128,10 @@ export function semanticChecks(config: RootConfig, stages: readonly StageModule[
     });
   }
   for (const issue of checkStoreSettings(config.store)) (issue.severity === 'error' ? err : warn)(issue.path, issue.message);
+  if (config.authServer) {
+    const dev = config.listeners.some((l) => l.tls?.dev === true);
+    for (const issue of checkAuthServer(config.authServer, config.routes.map((r) => r.host), dev)) (issue.severity === 'warning' ? warn : err)(issue.path, issue.message);
+  }
   for (const issue of checkRateLimitSettings(config)) err(issue.path, issue.message);
   if (config.routes.length === 0) warn(['routes'], 'no routes: every request will get 404');
   return out;

@@ -6,6 +6,8 @@ import type { StoreConfig } from '../store/config.ts';
 
 import type { RateLimitSettings, UpstreamConcurrency } from '../ratelimit/settings.ts';
 
+import type { AuthServerConfig } from '../auth-server/config.ts';
+
 export type SecretRef = { readonly env: string } | { readonly file: string };
 
 export interface CertificateConfig {
@@ -136,6 +138,8 @@ export interface RootConfig {
   readonly rateLimit: RateLimitSettings;
   /** Where users, clients, API keys, the deny-list and OIDC artefacts live (src/store/config.ts). */
   readonly store: StoreConfig;
+  /** The built-in authorization server (src/auth-server), when configured. */
+  readonly authServer?: AuthServerConfig;
   readonly listeners: readonly ListenerConfig[];
   readonly upstreams: readonly UpstreamConfig[];
   readonly routes: readonly RouteConfig[];

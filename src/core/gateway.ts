@@ -20,13 +20,15 @@ import type { Store } from '../store/types.ts';
 import { createIdentitySigner, type IdentitySigner } from '../identity/signer.ts';
 import { IDENTITY_JWKS_PATH } from '../identity/claims.ts';
 import { STAGES } from '../stages/index.ts';
-import { compileGeneration, type Generation, type CompiledRoute } from './compile.ts';
+import { compileGeneration, type Generation, type CompiledRoute, type CompiledListener } from './compile.ts';
 import { Keeper } from './keeper.ts';
+import { BuiltinRegistry, compileBuiltinStages, type BuiltinMount } from './builtin.ts';
+import { createAuthServer, type AuthServer } from '../auth-server/index.ts';
 import { openListener, type OpenListener } from './listeners.ts';
 import { egressContext, errorResponse, logExchange, match, prepare, runRoute, trackExchange, writeFor } from './runner.ts';
 import { problemResponse, type OutboundResponse } from './respond.ts';
 import type { InboundRequest, Exchange } from './exchange.ts';
-import type { GatewayResponse, StageModule } from './stage.ts';
+import type { GatewayResponse, Stage, StageModule } from './stage.ts';
 import { writeRawResponse } from './raw-response.ts';
 
 export interface GatewayOptions {
@@ -61,6 +63,10 @@ export class Gateway {
   #keyring: Keyring | undefined;
   #stopMaintenance: () => void = () => undefined;
   #watcher: FSWatcher | undefined;
+  /** Built-in routes (the authorization server) and the guard stages compiled for each generation. */
+  readonly #builtins = new BuiltinRegistry();
+  readonly #builtinStages = new WeakMap<Generation, Stage[]>();
+  #authServer: AuthServer | undefined;
   #reloading: Promise<ReloadResult> | undefined;
   #closing: Promise<void> | undefined;
   #offEvents: () => void = () => undefined;
@@ -110,6 +116,11 @@ export class Gateway {
     this.#store = await openStore(root.store, { dataDir: this.#dataDir, baseDir: loaded.baseDir, logger: this.logger });
     this.#stopMaintenance = startStoreMaintenance(this.#store, { logger: this.logger });
     this.#offEvents = onSecurityEvent((e) => this.logger.warn({ log: 'security', event: e }, e['event.action']));
+    if (root.authServer) {
+      this.#authServer = await createAuthServer({ config: root.authServer, store: this.#store, keyring: this.#keyring, logger: this.logger, dev: this.#dev });
+      this.#builtins.add(this.#authServer.mount);
+      this.logger.info({ issuer: root.authServer.issuer }, 'authorization server mounted');
+    }
     this.#gen = await this.#compile(loaded, 1);
     this.#keeper.commit();
     for (const l of root.listeners) {
@@ -134,6 +145,16 @@ export class Gateway {
   }
 
   async #compile(loaded: LoadedConfig, id: number): Promise<Generation> {
+    const gen = await this.#compileRoutes(loaded, id);
+    const root = loaded.config;
+    this.#builtinStages.set(gen, await compileBuiltinStages(this.#stages, root.defaults, {
+      root, route: undefined, upstream: undefined, logger: this.logger, keeper: this.#keeper, identity: this.#identity,
+      generation: id, dataDir: this.#dataDir, dev: this.#dev, ...(this.#store ? { store: this.#store } : {}), ...(this.#keyring ? { keyring: this.#keyring } : {}),
+    }));
+    return gen;
+  }
+
+  async #compileRoutes(loaded: LoadedConfig, id: number): Promise<Generation> {
     return compileGeneration(loaded, this.#stages, { logger: this.logger, keeper: this.#keeper, identity: this.#identity, dataDir: this.#dataDir, dev: this.#dev, ...(this.#store ? { store: this.#store } : {}), ...(this.#keyring ? { keyring: this.#keyring } : {}) }, id);
   }
 
@@ -145,6 +166,11 @@ export class Gateway {
   get store(): Store {
     if (!this.#store) throw new Error('the gateway has no store yet');
     return this.#store;
+  }
+
+  /** The built-in authorization server, when `authServer` is configured (the authn stage trusts it). */
+  get authServer(): AuthServer | undefined {
+    return this.#authServer;
   }
 
   get dataDir(): string {
@@ -180,6 +206,9 @@ export class Gateway {
       loaded = await loadConfig(this.#configFile, this.#stages);
       const changed = listenerChanges(old.loaded, loaded);
       if (changed) throw new ConfigError([{ file: loaded.file, line: 1, col: 1, path: 'listeners', message: `${changed}: restart the gateway to change listeners`, severity: 'error' }]);
+      if (JSON.stringify(old.loaded.config.authServer) !== JSON.stringify(loaded.config.authServer)) {
+        throw new ConfigError([{ file: loaded.file, line: 1, col: 1, path: 'authServer', message: 'authServer changed: restart the gateway to change the authorization server', severity: 'error' }]);
+      }
       if (JSON.stringify(old.loaded.config.store) !== JSON.stringify(loaded.config.store)) {
         throw new ConfigError([{ file: loaded.file, line: 1, col: 1, path: 'store', message: 'store changed: restart the gateway to change the store', severity: 'error' }]);
       }
@@ -265,8 +294,16 @@ export class Gateway {
     try {
       if (error) response = errorResponse(ex, error);
       else {
-        const builtin = this.#builtin(ex);
-        if (builtin) {
+        const mount = this.#builtins.find(ex.host, ex.path);
+        const builtin = mount ? undefined : this.#builtin(ex);
+        if (mount) {
+          const denied = await this.#runMount(gen, listener, ex, req, res, mount);
+          if (denied === undefined) {
+            this.#leave(gen);
+            return;
+          }
+          response = denied;
+        } else if (builtin) {
           response = builtin;
           ex.decision = 'reply';
         } else {
@@ -298,6 +335,39 @@ export class Gateway {
     } catch {
       /* already gone */
     }
+  }
+
+  /**
+   * A built-in mount (DESIGN.md: request-id → hygiene → ip-filter → throttle → handler). Returns the
+   * denial to answer, or undefined once the mount has written its response.
+   */
+  async #runMount(gen: Generation, listener: CompiledListener, ex: Exchange, req: InboundRequest, res: OutboundResponse, mount: BuiltinMount): Promise<GatewayResponse | undefined> {
+    for (const stage of this.#builtinStages.get(gen) ?? []) {
+      const d = await stage.onRequest?.(ex);
+      if (!d || d.kind === 'next') continue;
+      if (d.kind === 'reply') return d.response;
+      if (stage.mode !== 'shadow') return errorResponse(ex, d.error);
+    }
+    const length = ex.headers['content-length'];
+    if (length !== undefined && Number(length) > ex.maxBodyBytes) {
+      return errorResponse(ex, new GatewayError('RAMPART_HYGIENE_BODY_TOO_LARGE', { detail: `The body exceeds ${ex.maxBodyBytes} bytes.`, reason: 'content-length over limit' }));
+    }
+    const egress: Record<string, string> = {};
+    listener.egress.apply(egress, listener.config.protocol === 'https', true);
+    egress[listener.ids.header] = ex.requestId;
+    ex.decision = 'reply';
+    // The access line is written on close: the status must be known by then.
+    res.once('finish', () => {
+      ex.status = res.statusCode;
+    });
+    try {
+      await mount.handle({ ctx: ex, req, res, egress });
+    } catch (err) {
+      this.logger.error({ requestId: ex.requestId, mount: mount.name, err }, 'unexpected error in a built-in route');
+      if (!res.headersSent) return errorResponse(ex, err);
+      res.destroy();
+    }
+    return undefined;
   }
 
   /** Built-in routes under /.well-known/rampart/ (GET/HEAD only). */
@@ -400,6 +470,8 @@ export class Gateway {
     for (const l of this.#listeners.values()) l.destroyAll();
     this.#offEvents();
     if (this.#gen) for (const s of this.#gen.stages) await s.close?.();
+    await this.#builtins.closeAll();
+    await this.#authServer?.close();
     await this.#keeper.closeAll();
     // Last: stages may write to the store when they close (e.g. API-key last use).
     this.#stopMaintenance();
