@@ -113,18 +113,18 @@ export function semanticChecks(config: RootConfig, stages: readonly StageModule[
     if (!stage.check) continue;
     const d = config.defaults[stage.name];
     if (d !== undefined) {
-      for (const issue of stage.check(mergeStageConfig(stage.defaults, d))) err(['defaults', stage.name, ...issue.path.split('.').filter(Boolean)], issue.message);
+      for (const issue of stage.check(mergeStageConfig(stage.defaults, d))) err(['defaults', stage.name, ...checkPath(issue.path)], issue.message);
     }
     config.upstreams.forEach((u, i) => {
       const ud = u.defaults?.[stage.name];
       if (ud === undefined) return;
-      for (const issue of stage.check!(mergeStageConfig(stage.defaults, d, ud))) err(['upstreams', i, 'defaults', stage.name, ...issue.path.split('.').filter(Boolean)], issue.message);
+      for (const issue of stage.check!(mergeStageConfig(stage.defaults, d, ud))) err(['upstreams', i, 'defaults', stage.name, ...checkPath(issue.path)], issue.message);
     });
     config.routes.forEach((r, i) => {
       if (r[stage.name] === undefined) return;
       const ud = config.upstreams.find((u) => u.id === r.upstream)?.defaults?.[stage.name];
       const merged = mergeStageConfig(stage.defaults, d, ud, r[stage.name]);
-      for (const issue of stage.check!(merged)) err(['routes', i, stage.name, ...issue.path.split('.').filter(Boolean)], issue.message);
+      for (const issue of stage.check!(merged)) err(['routes', i, stage.name, ...checkPath(issue.path)], issue.message);
     });
   }
   for (const issue of checkStoreSettings(config.store)) (issue.severity === 'error' ? err : warn)(issue.path, issue.message);
@@ -137,7 +137,12 @@ export function semanticChecks(config: RootConfig, stages: readonly StageModule[
   return out;
 }
 
-/** The listeners a route without `listeners` is served on. */
+/** A stage check's path suffix (`limits.2.window`) as segments; list indexes as numbers (`limits[2].window`). */
+function checkPath(p: string): Segment[] {
+  return p.split('.').filter(Boolean).map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+/** The listeners a route without `listeners` is served on.  */
 export function servesRoutes(l: { protocol: string; insecure?: boolean; admin?: boolean; redirectTo?: string }): boolean {
   return !l.admin && !l.redirectTo && (l.protocol === 'https' || l.insecure === true);
 }
