@@ -64,21 +64,31 @@ export function passwordProblem(password: string): string | undefined {
   return undefined;
 }
 
+export interface PasswordHasher {
+  hash(password: string): Promise<string>;
+  verify(phc: string, password: string): Promise<boolean>;
+}
+
+export const scryptHasher: PasswordHasher = { hash: hashPassword, verify: verifyPasswordHash };
+
 export interface LocalAccountsOptions {
   readonly store: Store;
   readonly keyring: Keyring;
+  /** scrypt by default; tests pass a recording wrapper to see which hash was verified. */
+  readonly hasher?: PasswordHasher;
 }
 
 export async function createLocalAccounts(options: LocalAccountsOptions): Promise<LoginAccounts> {
   const { store, keyring } = options;
+  const hasher = options.hasher ?? scryptHasher;
   // S6: the same work for unknown users: a real hash of a random password, verified and discarded.
-  const dummy = await hashPassword(randomBytes(16).toString('hex'));
+  const dummy = await hasher.hash(randomBytes(16).toString('hex'));
   const openSecret = (user: UserRecord): Buffer | undefined => (user.totpSecretSealed ? keyring.open('totp-secrets', user.totpSecretSealed, user.id) : undefined);
   return {
     async verifyPassword(username, password) {
       const user = await store.users.getByUsername(username.normalize('NFKC').toLowerCase());
       const candidate = typeof password === 'string' && [...password].length <= 1024 ? password : '';
-      const ok = await verifyPasswordHash(user?.passwordHash ?? dummy, candidate);
+      const ok = await hasher.verify(user && !user.disabled ? user.passwordHash : dummy, candidate);
       if (!user || user.disabled || !ok) return { ok: false };
       return { ok: true, user };
     },
@@ -109,8 +119,8 @@ export async function createLocalAccounts(options: LocalAccountsOptions): Promis
     async changePassword(user, newPassword) {
       const problem = passwordProblem(newPassword);
       if (problem) return { ok: false, reason: problem };
-      if (await verifyPasswordHash(user.passwordHash, newPassword)) return { ok: false, reason: 'Choose a password different from the current one.' };
-      await store.users.update(user.id, { passwordHash: await hashPassword(newPassword), mustChangePassword: false, updatedAt: Math.floor(Date.now() / 1000) });
+      if (await hasher.verify(user.passwordHash, newPassword)) return { ok: false, reason: 'Choose a password different from the current one.' };
+      await store.users.update(user.id, { passwordHash: await hasher.hash(newPassword), mustChangePassword: false, updatedAt: Math.floor(Date.now() / 1000) });
       return { ok: true };
     },
     get: (id) => store.users.get(id),

@@ -74,9 +74,10 @@ export function createProvider(deps: ProviderDeps): Provider {
     jwks: providerJwks(deps.keys, deps.keyring) as Configuration['jwks'],
     cookies: {
       names: { session: 'rampart-auth-session', interaction: 'rampart-auth-interaction', resume: 'rampart-auth-resume' },
-      // Scoped to the mount path: browsers never send them to an upstream's path (S1).
-      long: { httpOnly: true, sameSite: 'lax', secure: true, path: mountPath, signed: true },
-      short: { httpOnly: true, sameSite: 'lax', secure: true, path: mountPath, signed: true },
+      // The session cookie is scoped to the mount path, the interaction cookies to their own page
+      // (oidc-provider sets those paths): browsers never send them to an upstream's path (S1).
+      long: { httpOnly: true, sameSite: 'lax', secure: true, path: mountPath || '/', signed: true },
+      short: { httpOnly: true, sameSite: 'lax', secure: true, signed: true },
       keys: [deps.keyring.mac('signing-keys', 'rampart/auth-server/cookies').mac],
     } as Configuration['cookies'],
     claims: { openid: ['sub'], profile: ['preferred_username', 'name'], email: ['email'] },

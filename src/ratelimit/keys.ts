@@ -23,7 +23,8 @@ export function safePart(value: string): string {
 
 /** The IPv6 network of `ip` with `prefix` bits, as "2001:db8:1:2::/64"; IPv4 unchanged. */
 export function ipKey(ip: string, prefix = 64): string {
-  if (!ip.includes(':')) return net.isIPv4(ip) ? ip : 'unknown';
+  // The core hands over a normalised address or 'unknown' (client-ip.ts): no colon, IPv4.
+  if (!ip.includes(':')) return ip;
   if (prefix >= 128) return net.isIPv6(ip) ? ip : 'unknown';
   const words = ipv6Words(ip);
   if (!words) return 'unknown';

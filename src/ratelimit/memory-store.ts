@@ -84,8 +84,11 @@ export class MemoryStore implements RateLimitStore {
   }
 
   #set(key: string, tat: number, now: number): void {
-    // Re-insertion keeps the map in least-recently-used order for eviction.
-    if (!this.#tat.delete(key) && this.#tat.size >= this.maxKeys) this.#makeRoom(now);
+    // Under pressure (over half full), re-insertion keeps the map in least-recently-used order for
+    // eviction; below that a plain update is cheaper and eviction cannot happen.
+    if (this.#tat.size > this.maxKeys >> 1) {
+      if (!this.#tat.delete(key) && this.#tat.size >= this.maxKeys) this.#makeRoom(now);
+    }
     this.#tat.set(key, tat);
   }
 

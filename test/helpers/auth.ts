@@ -111,26 +111,36 @@ export interface HttpResult {
 
 /** A browser-like client: a cookie jar keyed by name and path; redirects are returned, not followed. */
 export class Browser {
-  readonly #jar = new Map<string, { value: string; path: string }>();
+  /** Keyed by name and path (RFC 6265 §5.3: a cookie is identified by name, domain and path). */
+  readonly #jar = new Map<string, { name: string; value: string; path: string }>();
   readonly #agent: Agent;
   readonly #origin: string;
 
-  constructor(ca: string, origin: string) {
+  readonly #headers: Record<string, string>;
+
+  /** `headers` go with every request (e.g. X-Forwarded-For through a trusted proxy, to be another client IP). */
+  constructor(ca: string, origin: string, headers: Record<string, string> = {}) {
     this.#agent = new Agent({ connect: { ca, rejectUnauthorized: true } });
     this.#origin = origin;
+    this.#headers = headers;
   }
 
-  cookies(): ReadonlyMap<string, { value: string; path: string }> {
+  cookies(): ReadonlyMap<string, { name: string; value: string; path: string }> {
     return this.#jar;
   }
 
+  /** RFC 6265 §5.1.4 path-match; longer paths first (§5.4). */
   cookieHeader(path: string): string {
-    return [...this.#jar.entries()].filter(([, c]) => path === c.path || path.startsWith(c.path.endsWith('/') ? c.path : `${c.path}/`) || c.path === '/').map(([n, c]) => `${n}=${c.value}`).join('; ');
+    return [...this.#jar.values()]
+      .filter((c) => path === c.path || path.startsWith(c.path.endsWith('/') ? c.path : `${c.path}/`))
+      .sort((a, b) => b.path.length - a.path.length)
+      .map((c) => `${c.name}=${c.value}`)
+      .join('; ');
   }
 
   async fetch(url: string, o: { method?: 'GET' | 'POST'; form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<HttpResult> {
     const u = new URL(url, this.#origin);
-    const headers: Record<string, string> = { ...(o.headers ?? {}) };
+    const headers: Record<string, string> = { ...this.#headers, ...(o.headers ?? {}) };
     const cookie = this.cookieHeader(u.pathname);
     if (cookie) headers.cookie = cookie;
     let body: string | null = null;
@@ -171,8 +181,9 @@ export class Browser {
       if (k.trim().toLowerCase() === 'expires' && new Date(v.trim()).getTime() < Date.now()) expired = true;
       if (k.trim().toLowerCase() === 'max-age' && Number(v) <= 0) expired = true;
     }
-    if (expired || value === '') this.#jar.delete(name);
-    else this.#jar.set(name, { value, path });
+    const key = `${name}\u0000${path}`;
+    if (expired || value === '') this.#jar.delete(key);
+    else this.#jar.set(key, { name, value, path });
   }
 
   async close(): Promise<void> {

@@ -53,7 +53,7 @@ test('the login cookies are scoped to /auth, Secure and HttpOnly: never sent to 
   const p = pkce();
   await browserLogin(b, g.issuer, { username: 'alice', password: 'correct horse battery', totp: () => totpNow(secret, 1), pkceChallenge: p.challenge });
   assert.ok(b.cookies().size > 0);
-  for (const [name, c] of b.cookies()) assert.ok(c.path.startsWith('/auth'), `${name} path ${c.path}`);
+  for (const c of b.cookies().values()) assert.ok(c.path.startsWith('/auth'), `${c.name} path ${c.path}`);
   assert.equal(b.cookieHeader('/api/orders'), '');
   const raw = await b.fetch(`${g.issuer}/authorize?client_id=web`);
   void raw;
