@@ -6,6 +6,7 @@ import type { JsonSchema, StageModule } from '../core/stage.ts';
 import { authServerSchema } from '../auth-server/config.ts';
 import { rateLimitRootSchema, upstreamConcurrencySchema } from '../ratelimit/settings.ts';
 import { storeRootSchema } from '../store/config.ts';
+import { authenticationSchema } from '../stages/authn/config.ts';
 
 const id = { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]{0,62}$', 'x-message': 'must be an id: lower-case letters, digits, ".", "_" or "-", at most 63' } as const;
 const ms = (min: number, max: number, dflt: number) => ({ type: 'integer', minimum: min, maximum: max, default: dflt });
@@ -239,6 +240,7 @@ export function buildRootSchema(stages: readonly StageModule[]): JsonSchema {
         properties: { graceMs: ms(0, 300_000, 10_000) },
       },
       store: storeRootSchema(secretRef),
+      authentication: authenticationSchema,
       rateLimit: rateLimitRootSchema(secretRef),
       authServer: authServerSchema,
       listeners: { type: 'array', minItems: 1, items: listener },

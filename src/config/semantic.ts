@@ -10,6 +10,7 @@ import type { RootConfig } from './types.ts';
 import type { Segment } from './load.ts';
 import { checkRateLimitSettings } from '../ratelimit/settings.ts';
 import { checkStoreSettings } from '../store/config.ts';
+import { checkAuthenticationSettings } from '../stages/authn/check.ts';
 import { checkAuthServer } from '../auth-server/config.ts';
 
 export interface SemanticIssue {
@@ -127,6 +128,7 @@ export function semanticChecks(config: RootConfig, stages: readonly StageModule[
       for (const issue of stage.check!(merged)) err(['routes', i, stage.name, ...checkPath(issue.path)], issue.message);
     });
   }
+  for (const issue of checkAuthenticationSettings(config, _baseDir)) (issue.severity === 'error' ? err : warn)(issue.path, issue.message);
   for (const issue of checkStoreSettings(config.store)) (issue.severity === 'error' ? err : warn)(issue.path, issue.message);
   if (config.authServer) {
     const dev = config.listeners.some((l) => l.tls?.dev === true);

@@ -3,6 +3,7 @@
  * of truth for what is accepted; docs/config.md documents every key.
  */
 import type { StoreConfig } from '../store/config.ts';
+import type { AuthenticationConfig } from '../stages/authn/config.ts';
 
 import type { RateLimitSettings, UpstreamConcurrency } from '../ratelimit/settings.ts';
 
@@ -138,6 +139,8 @@ export interface RootConfig {
   readonly rateLimit: RateLimitSettings;
   /** Where users, clients, API keys, the deny-list and OIDC artefacts live (src/store/config.ts). */
   readonly store: StoreConfig;
+  /** Who issues the credentials the gateway trusts (src/stages/authn/config.ts). */
+  readonly authentication: AuthenticationConfig;
   /** The built-in authorization server (src/auth-server), when configured. */
   readonly authServer?: AuthServerConfig;
   readonly listeners: readonly ListenerConfig[];

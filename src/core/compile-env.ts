@@ -6,6 +6,7 @@ import type { RouteConfig, UpstreamConfig, RootConfig } from '../config/types.ts
 import type { Keeper } from './keeper.ts';
 import type { IdentityTokens } from './identity-port.ts';
 import type { Store } from '../store/types.ts';
+import type { AuthnServices } from './authn-port.ts';
 import type { Keyring } from '../secrets/keyring.ts';
 
 export interface CompileEnv {
@@ -26,4 +27,6 @@ export interface CompileEnv {
   readonly store?: Store;
   /** Subkeys of the master key (API-key pepper, TOTP secrets, …); absent in `rampart check`. */
   readonly keyring?: Keyring;
+  /** What the authn stage verifies credentials with (built-in issuer, API-key verifier); absent: none. */
+  readonly authn?: AuthnServices;
 }

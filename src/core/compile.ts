@@ -20,6 +20,7 @@ import { PRE_ROUTE, REQUEST_PHASE, type Stage, type StageModule } from './stage.
 import type { CompileEnv } from './compile-env.ts';
 import type { Keeper } from './keeper.ts';
 import type { Store } from '../store/types.ts';
+import type { AuthnServices } from './authn-port.ts';
 import type { Keyring } from '../secrets/keyring.ts';
 import type { IdentityTokens } from './identity-port.ts';
 import type { RouteInfo } from './context.ts';
@@ -64,6 +65,7 @@ export interface CompileServices {
   readonly dev: boolean;
   /** The opened store; absent in `rampart check`. */
   readonly store?: Store;
+  readonly authn?: AuthnServices;
   readonly keyring?: Keyring;
 }
 
@@ -75,7 +77,7 @@ export async function compileGeneration(loaded: LoadedConfig, stages: readonly S
   const all: Stage[] = [];
   const env = (route: RouteConfig | undefined, upstream: UpstreamConfig | undefined): CompileEnv => ({
     root, route, upstream, logger: services.logger, keeper: services.keeper, identity: services.identity,
-    generation: id, dataDir: services.dataDir, dev: services.dev, baseDir: loaded.baseDir, ...(services.store ? { store: services.store } : {}), ...(services.keyring ? { keyring: services.keyring } : {}),
+    generation: id, dataDir: services.dataDir, dev: services.dev, baseDir: loaded.baseDir, ...(services.store ? { store: services.store } : {}), ...(services.keyring ? { keyring: services.keyring } : {}), ...(services.authn ? { authn: services.authn } : {}),
   });
   const listenerEgress = headersStage.compile(mergeStageConfig(headersStage.defaults, root.defaults.headers), env(undefined, undefined)) as Stage & { egress: EgressHeaders };
   const ids = requestIdStage.compile(mergeStageConfig(requestIdStage.defaults, root.defaults['request-id']), env(undefined, undefined)) as ReturnType<typeof requestIdStage.compile> & CompiledListener['ids'];

@@ -17,6 +17,7 @@ import { loadMasterKey } from '../secrets/master-key.ts';
 import { createKeyring, type Keyring } from '../secrets/keyring.ts';
 import { openStore, startStoreMaintenance } from '../store/open.ts';
 import type { Store } from '../store/types.ts';
+import type { AuthnServices } from './authn-port.ts';
 import { createIdentitySigner, type IdentitySigner } from '../identity/signer.ts';
 import { IDENTITY_JWKS_PATH } from '../identity/claims.ts';
 import { STAGES } from '../stages/index.ts';
@@ -39,6 +40,8 @@ export interface GatewayOptions {
   readonly stages?: readonly StageModule[];
   /** Overrides dataDir (RAMPART_DATA_DIR). */
   readonly dataDir?: string;
+  /** Credential verifiers for the authn stage (the built-in issuer, API keys); tests pass doubles. */
+  readonly authn?: AuthnServices;
 }
 
 export interface ReloadResult {
@@ -61,6 +64,7 @@ export class Gateway {
   #dev = false;
   #store: Store | undefined;
   #keyring: Keyring | undefined;
+  #authn: AuthnServices | undefined;
   #stopMaintenance: () => void = () => undefined;
   #watcher: FSWatcher | undefined;
   /** Built-in routes (the authorization server) and the guard stages compiled for each generation. */
@@ -77,6 +81,7 @@ export class Gateway {
     this.#accessLog = logger.child({ log: 'access' });
     this.#stages = options.stages ?? STAGES;
     this.#configFile = path.resolve(options.configFile);
+    this.#authn = options.authn;
   }
 
   static async start(options: GatewayOptions): Promise<Gateway> {
@@ -149,13 +154,13 @@ export class Gateway {
     const root = loaded.config;
     this.#builtinStages.set(gen, await compileBuiltinStages(this.#stages, root.defaults, {
       root, route: undefined, upstream: undefined, logger: this.logger, keeper: this.#keeper, identity: this.#identity,
-      generation: id, dataDir: this.#dataDir, dev: this.#dev, ...(this.#store ? { store: this.#store } : {}), ...(this.#keyring ? { keyring: this.#keyring } : {}),
+      generation: id, dataDir: this.#dataDir, dev: this.#dev, ...(this.#store ? { store: this.#store } : {}), ...(this.#keyring ? { keyring: this.#keyring } : {}), ...(this.#authn ? { authn: this.#authn } : {}),
     }));
     return gen;
   }
 
   async #compileRoutes(loaded: LoadedConfig, id: number): Promise<Generation> {
-    return compileGeneration(loaded, this.#stages, { logger: this.logger, keeper: this.#keeper, identity: this.#identity, dataDir: this.#dataDir, dev: this.#dev, ...(this.#store ? { store: this.#store } : {}), ...(this.#keyring ? { keyring: this.#keyring } : {}) }, id);
+    return compileGeneration(loaded, this.#stages, { logger: this.logger, keeper: this.#keeper, identity: this.#identity, dataDir: this.#dataDir, dev: this.#dev, ...(this.#store ? { store: this.#store } : {}), ...(this.#keyring ? { keyring: this.#keyring } : {}), ...(this.#authn ? { authn: this.#authn } : {}) }, id);
   }
 
   get generation(): number {

@@ -32,6 +32,17 @@ export const CATALOG = {
   RAMPART_IPFILTER_DENIED: { status: 403, title: 'Client address not allowed' },
   RAMPART_TLS_CLIENT_CERT_REQUIRED: { status: 403, title: 'A verified client certificate is required' },
   RAMPART_CORS_ORIGIN_DENIED: { status: 403, title: 'Origin not allowed' },
+  // Authentication (RFC 6750 Bearer tokens, API keys; WWW-Authenticate on every 401)
+  RAMPART_AUTHN_REQUIRED: { status: 401, title: 'Authentication required' },
+  RAMPART_AUTHN_BAD_REQUEST: { status: 400, title: 'Malformed or ambiguous credentials' },
+  RAMPART_AUTHN_TOKEN_IN_QUERY: { status: 400, title: 'Access tokens are accepted in the Authorization header only' },
+  RAMPART_AUTHN_TOKEN_INVALID: { status: 401, title: 'Invalid access token' },
+  RAMPART_AUTHN_TOKEN_EXPIRED: { status: 401, title: 'Access token expired' },
+  RAMPART_AUTHN_TOKEN_REVOKED: { status: 401, title: 'Access token revoked' },
+  RAMPART_AUTHN_API_KEY_INVALID: { status: 401, title: 'Invalid API key' },
+  RAMPART_AUTHN_INSUFFICIENT_SCOPE: { status: 403, title: 'Insufficient scope' },
+  RAMPART_AUTHN_STEP_UP_REQUIRED: { status: 401, title: 'Stronger or more recent authentication required' },
+  RAMPART_AUTHN_UNAVAILABLE: { status: 503, title: 'Authentication temporarily unavailable' },
   // Rate limiting and throttling (throttle, quota, per-upstream concurrency, load shedding)
   RAMPART_RATELIMIT_EXCEEDED: { status: 429, title: 'Rate limit exceeded' },
   RAMPART_RATELIMIT_QUEUE_FULL: { status: 429, title: 'Too many requests waiting' },

@@ -7,9 +7,10 @@ import { requestIdStage } from './request-id/index.ts';
 import { hygieneStage } from './hygiene/index.ts';
 import { ipFilterStage } from './ip-filter/index.ts';
 import { corsStage } from './cors/index.ts';
+import { authnStage } from './authn/index.ts';
 import { throttleStage } from './throttle/index.ts';
 import { quotaStage } from './quota/index.ts';
 import { proxyStage } from './proxy/index.ts';
 import { headersStage } from './headers/index.ts';
 
-export const STAGES: readonly StageModule<any>[] = [requestIdStage, hygieneStage, ipFilterStage, throttleStage, corsStage, quotaStage, proxyStage, headersStage];
+export const STAGES: readonly StageModule<any>[] = [requestIdStage, hygieneStage, ipFilterStage, throttleStage, corsStage, authnStage, quotaStage, proxyStage, headersStage];

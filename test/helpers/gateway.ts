@@ -9,6 +9,7 @@ import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { Agent, request, type Dispatcher } from 'undici';
 import { Gateway } from '../../src/core/gateway.ts';
+import type { AuthnServices } from '../../src/core/authn-port.ts';
 import { DEFAULT_REDACT } from '../../src/observe/logger.ts';
 
 export interface TestGateway {
@@ -44,13 +45,13 @@ export function captureLogger(): { logger: Logger; lines: Array<Record<string, u
   return { logger, lines, raw: () => raw };
 }
 
-export async function startTestGateway(yaml: string, options: { files?: Record<string, string>; watch?: boolean } = {}): Promise<TestGateway> {
+export async function startTestGateway(yaml: string, options: { files?: Record<string, string>; watch?: boolean; authn?: AuthnServices } = {}): Promise<TestGateway> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'rampart-test-'));
   const configFile = path.join(dir, 'rampart.yaml');
   for (const [name, content] of Object.entries(options.files ?? {})) await writeFile(path.join(dir, name), content);
   await writeFile(configFile, yaml);
   const { logger, lines, raw } = captureLogger();
-  const gw = await Gateway.start({ configFile, logger, watch: options.watch ?? false, dataDir: path.join(dir, '.rampart') });
+  const gw = await Gateway.start({ configFile, logger, watch: options.watch ?? false, dataDir: path.join(dir, '.rampart'), ...(options.authn ? { authn: options.authn } : {}) });
   const agents: Agent[] = [];
   const t: TestGateway = {
     gw,
