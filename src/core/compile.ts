@@ -18,6 +18,7 @@ import { servesRoutes } from '../config/semantic.ts';
 import { RouteTable } from './route-table.ts';
 import { PRE_ROUTE, REQUEST_PHASE, type Stage, type StageModule } from './stage.ts';
 import type { CompileEnv } from './compile-env.ts';
+import { DEFAULT_JSON_LIMITS, type JsonLimits } from './body/json.ts';
 import type { Keeper } from './keeper.ts';
 import type { Store } from '../store/types.ts';
 import type { AuthnServices } from './authn-port.ts';
@@ -33,6 +34,8 @@ export interface CompiledRoute {
   /** Route-level stages in pipeline order (pre-route stages excluded). */
   readonly stages: readonly Stage[];
   readonly maxBodyBytes: number;
+  /** Structure limits of ctx.json() on this route (the validation stage's `limits`). */
+  readonly jsonLimits: JsonLimits;
   readonly egress: EgressHeaders;
   readonly websocket: boolean;
   readonly requireClientCertificate: boolean;
@@ -103,6 +106,7 @@ export async function compileGeneration(loaded: LoadedConfig, stages: readonly S
     }
     const routeHygiene = mergeStageConfig(hygieneStage.defaults, root.defaults.hygiene, upstream?.defaults?.hygiene, r.hygiene);
     const egress = (headersStage.compile(mergeStageConfig(headersStage.defaults, root.defaults.headers, upstream?.defaults?.headers, r.headers), e) as Stage & { egress: EgressHeaders }).egress;
+    const validation = chain.find((s) => s.name === 'validation') as (Stage & { jsonLimits?: JsonLimits }) | undefined;
     const proxy = chain.find((s) => s.name === 'proxy') as (Stage & { upgrade?: CompiledRoute['upgrade'] }) | undefined;
     const compiled: CompiledRoute = {
       info: { id: r.id, path: r.path, upstream: r.upstream },
@@ -110,6 +114,7 @@ export async function compileGeneration(loaded: LoadedConfig, stages: readonly S
       upstream,
       stages: chain.filter((s) => s.onRequest || s.onResponse || s.onLog),
       maxBodyBytes: routeHygiene.maxBodyBytes,
+      jsonLimits: validation?.jsonLimits ?? DEFAULT_JSON_LIMITS,
       egress,
       websocket: r.websocket,
       requireClientCertificate: r.requireClientCertificate,

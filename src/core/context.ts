@@ -64,6 +64,13 @@ export interface RequestContext {
   /** Reads the request body once, bounded by the route's byte limit (413 beyond it). */
   body(): Promise<Buffer>;
   /**
+   * The body parsed as JSON, once, with the validation rules (src/core/body/json.ts): duplicate
+   * keys, `__proto__` and `constructor.prototype` refused, nesting depth and sizes bounded while
+   * parsing by the route's structure limits. Rejects with a GatewayError (400, 413, or 415 for a
+   * Content-Encoding the gateway does not decode). Every stage gets the same value: never mutate it.
+   */
+  json(): Promise<unknown>;
+  /**
    * The body as a stream, cut off with 413 past the route's byte limit. For the proxy only: any
    * other stage that needs the body calls body(), and the proxy then sends those same bytes.
    */

@@ -6,6 +6,7 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import { Transform, type Readable } from 'node:stream';
 import { GatewayError } from '../errors/problem.ts';
+import { parseJson, JsonParseError, LIMIT_RULES, DEFAULT_JSON_LIMITS, type JsonLimits } from './body/json.ts';
 import { ANONYMOUS, type Principal } from './principal.ts';
 import type { ListenerInfo, RequestContext, RouteInfo, TlsInfo } from './context.ts';
 
@@ -34,9 +35,12 @@ export class Exchange implements RequestContext {
   bodyRead = false;
   /** Byte limit of the matched route (hygiene). */
   maxBodyBytes = 0;
+  /** Structure limits of the matched route's JSON parse (validation). */
+  jsonLimits: JsonLimits = DEFAULT_JSON_LIMITS;
   readonly req: InboundRequest;
   readonly #abort = new AbortController();
   #body: Promise<Buffer> | undefined;
+  #json: Promise<unknown> | undefined;
   /** For the access log. */
   decision: 'allow' | 'deny' | 'reply' | 'error' = 'allow';
   reasonCode: string | undefined;
@@ -72,6 +76,44 @@ export class Exchange implements RequestContext {
     return this.#body;
   }
 
+  /** The body parsed once with the validation rules (RequestContext.json). */
+  json(): Promise<unknown> {
+    this.#json ??= this.#parseJson();
+    return this.#json;
+  }
+
+  async #parseJson(): Promise<unknown> {
+    // S10: a body in a coding the gateway does not decode cannot be checked: refused, never passed
+    // unread (RFC 9110 §8.4; RFC 7694 §3: the 415 names the codings accepted).
+    const coding = this.headers['content-encoding'];
+    if (coding !== undefined && String(coding).trim().toLowerCase() !== 'identity') {
+      throw new GatewayError('RAMPART_BODY_ENCODING_UNSUPPORTED', { headers: { 'accept-encoding': 'identity' }, reason: 'content-encoding on a body to parse' });
+    }
+    const bytes = await this.body();
+    try {
+      return parseJson(bytes, this.jsonLimits);
+    } catch (e) {
+      if (!(e instanceof JsonParseError)) throw e;
+      const limit = LIMIT_RULES.has(e.rule);
+      throw new GatewayError(limit ? 'RAMPART_BODY_TOO_COMPLEX' : 'RAMPART_BODY_JSON_INVALID', {
+        reason: `JSON ${e.rule}`,
+        // The pointer names where, never what: a hostile key is reduced to a safe form.
+        extensions: { errors: [{ pointer: safePointer(e.pointer), rule: e.rule }] },
+      });
+    }
+  }
+
+  /**
+   * Replaces the body with a changed JSON value (validation's `unknownProperties: strip` and NFC
+   * normalisation): from here on json() and body() answer the new value and its bytes, and the
+   * proxy sends those bytes (S11: the upstream gets what was checked).
+   */
+  replaceJson(value: unknown): void {
+    this.bodyRead = true;
+    this.#json = Promise.resolve(value);
+    this.#body = Promise.resolve(Buffer.from(JSON.stringify(value)));
+  }
+
   async #readBody(): Promise<Buffer> {
     this.bodyRead = true;
     const limit = this.maxBodyBytes;
@@ -101,4 +143,14 @@ export class Exchange implements RequestContext {
     src.on('error', (e) => guard.destroy(e));
     return src.pipe(guard);
   }
+}
+
+/** An RFC 6901 pointer for a client: each segment kept only when short and plain, else `*`. */
+export function safePointer(pointer: string): string {
+  if (pointer === '') return '';
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((seg) => (/^[A-Za-z0-9_.$@:~-]{1,64}$/.test(seg) ? seg : '*'))
+    .reduce((acc, seg) => `${acc}/${seg}`, '');
 }

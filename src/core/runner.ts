@@ -92,6 +92,7 @@ export function match(listener: CompiledListener, ex: Exchange): CompiledRoute |
   ex.route = route.info;
   ex.params = found.match.params;
   ex.maxBodyBytes = route.maxBodyBytes;
+  ex.jsonLimits = route.jsonLimits;
   if (route.requireClientCertificate && !ex.tls?.clientAuthorized) {
     return new GatewayError('RAMPART_TLS_CLIENT_CERT_REQUIRED', { reason: 'no verified client certificate' });
   }
@@ -114,6 +115,10 @@ export async function runRoute(ex: Exchange, route: CompiledRoute, logger: Logge
     ex.entered.push(stage);
     if (decision.kind === 'next') {
       if (decision.patch) applyPatch(ex, stage, decision.patch.principal, decision.patch.annotations);
+      if (decision.patch?.json) {
+        if (stage.name !== 'validation') throw new Error(`stage ${stage.name} tried to replace the body`);
+        ex.replaceJson(decision.patch.json.value);
+      }
       continue;
     }
     if (decision.kind === 'deny') {

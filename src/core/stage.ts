@@ -39,6 +39,11 @@ export interface ContextPatch {
   /** Only the authn stage may set the principal. */
   readonly principal?: Principal;
   readonly annotations?: Readonly<Record<string, unknown>>;
+  /**
+   * Only the validation stage may replace the JSON body (stripped unknown properties, NFC
+   * normalisation); the runner re-serialises it and the proxy sends exactly those bytes (S11).
+   */
+  readonly json?: { readonly value: unknown };
 }
 
 export type NextDecision = Branded<{ readonly kind: 'next'; readonly patch: ContextPatch | undefined }>;

@@ -57,6 +57,18 @@ export const CATALOG = {
   RAMPART_UPSTREAM_REJECTED: { status: 400, title: 'The upstream service refused the request' },
   RAMPART_UPSTREAM_RESPONSE_TOO_LARGE: { status: 502, title: 'Upstream response too large' },
   RAMPART_UPSTREAM_PROTOCOL_ERROR: { status: 502, title: 'Invalid response from upstream service' },
+  // Request bodies (the core's one JSON parse, src/core/body/json.ts)
+  RAMPART_BODY_JSON_INVALID: { status: 400, title: 'Request body is not acceptable JSON' },
+  RAMPART_BODY_TOO_COMPLEX: { status: 413, title: 'Request body exceeds the structure limits' },
+  RAMPART_BODY_ENCODING_UNSUPPORTED: { status: 415, title: 'Content-Encoding not supported' },
+  // Input validation against the upstream's OpenAPI document, and the response contract
+  RAMPART_VALIDATION_OPERATION_UNKNOWN: { status: 404, title: 'No documented operation matches this request' },
+  RAMPART_VALIDATION_METHOD_UNKNOWN: { status: 405, title: 'Method not documented for this path' },
+  RAMPART_VALIDATION_PARAMETER_INVALID: { status: 400, title: 'Request parameters do not match the API description' },
+  RAMPART_VALIDATION_CONTENT_TYPE_UNSUPPORTED: { status: 415, title: 'Content type not accepted by this operation' },
+  RAMPART_VALIDATION_BODY_INVALID: { status: 422, title: 'Request body does not match the API description' },
+  RAMPART_VALIDATION_UNSAFE_INPUT: { status: 400, title: 'Request contains unsafe input' },
+  RAMPART_VALIDATION_RESPONSE_INVALID: { status: 502, title: 'Upstream response does not match the API description' },
   // The gateway itself
   RAMPART_GATEWAY_INTERNAL: { status: 500, title: 'Internal gateway error' },
   RAMPART_GATEWAY_SHUTTING_DOWN: { status: 503, title: 'Gateway is shutting down' },

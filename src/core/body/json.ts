@@ -61,7 +61,7 @@ export function parseJson(input: Buffer | string, limits: JsonLimits = DEFAULT_J
   return new Parser(text, limits).document();
 }
 
-const enum_ = { quote: 0x22, backslash: 0x5c, slash: 0x2f, minus: 0x2d, plus: 0x2b, dot: 0x2e, zero: 0x30, nine: 0x39, e: 0x65, E: 0x45 } as const;
+const CH = { quote: 0x22, backslash: 0x5c, slash: 0x2f, minus: 0x2d, plus: 0x2b, dot: 0x2e, zero: 0x30, nine: 0x39, e: 0x65, E: 0x45 } as const;
 
 class Parser {
   readonly s: string;
@@ -99,8 +99,8 @@ class Parser {
     const c = this.s.charCodeAt(this.i);
     if (c === 0x7b) return this.object(depth + 1, parentKey);
     if (c === 0x5b) return this.array(depth + 1);
-    if (c === enum_.quote) return this.string();
-    if (c === enum_.minus || (c >= enum_.zero && c <= enum_.nine)) return this.number();
+    if (c === CH.quote) return this.string();
+    if (c === CH.minus || (c >= CH.zero && c <= CH.nine)) return this.number();
     if (this.s.startsWith('true', this.i)) return (this.i += 4), true;
     if (this.s.startsWith('false', this.i)) return (this.i += 5), false;
     if (this.s.startsWith('null', this.i)) return (this.i += 4), null;
@@ -118,7 +118,7 @@ class Parser {
     }
     let count = 0;
     for (;;) {
-      if (this.s.charCodeAt(this.i) !== enum_.quote) throw new JsonParseError('syntax');
+      if (this.s.charCodeAt(this.i) !== CH.quote) throw new JsonParseError('syntax');
       const key = this.string();
       try {
         if (++count > this.limits.maxProperties) throw new JsonParseError('property-count');
@@ -177,20 +177,24 @@ class Parser {
     }
   }
 
-  /** RFC 8259 §7. Fast path: no escape, one slice. */
+  /** RFC 8259 §7. Fast path (no escape, no control character): found and checked natively, one slice. */
   string(): string {
     const s = this.s;
     const start = ++this.i;
+    const end = s.indexOf('"', start);
+    if (end !== -1) {
+      const raw = s.slice(start, end);
+      if (!SLOW_STRING.test(raw)) {
+        if (raw.length > this.limits.maxStringLength) throw new JsonParseError('string-length');
+        this.i = end + 1;
+        return raw;
+      }
+    }
     let i = start;
     for (;;) {
       const c = s.charCodeAt(i);
-      if (c === enum_.quote) {
-        if (i - start > this.limits.maxStringLength) throw new JsonParseError('string-length');
-        this.i = i + 1;
-        return s.slice(start, i);
-      }
-      if (c === enum_.backslash) break;
-      if (c < 0x20 || Number.isNaN(c)) throw new JsonParseError('syntax'); // raw control character or end of input
+      if (c === CH.backslash) break;
+      if (c === CH.quote || c < 0x20 || Number.isNaN(c)) throw new JsonParseError('syntax'); // raw control character or end of input
       i++;
     }
     return this.escapedString(start, i);
@@ -205,7 +209,7 @@ class Parser {
     let run = i;
     for (;;) {
       const c = s.charCodeAt(i);
-      if (c === enum_.quote) {
+      if (c === CH.quote) {
         parts.push(s.slice(run, i));
         length += i - run;
         if (length > max) throw new JsonParseError('string-length');
@@ -213,7 +217,7 @@ class Parser {
         return parts.join('');
       }
       if (c < 0x20 || Number.isNaN(c)) throw new JsonParseError('syntax');
-      if (c !== enum_.backslash) {
+      if (c !== CH.backslash) {
         i++;
         continue;
       }
@@ -234,7 +238,7 @@ class Parser {
           const unit = hex4(s, i + 2);
           if (unit >= 0xd800 && unit <= 0xdbff) {
             // A high surrogate must be followed by an escaped low surrogate (RFC 7493 §2.1).
-            const low = s.charCodeAt(i + 6) === enum_.backslash && s.charCodeAt(i + 7) === 0x75 ? hex4(s, i + 8) : -1;
+            const low = s.charCodeAt(i + 6) === CH.backslash && s.charCodeAt(i + 7) === 0x75 ? hex4(s, i + 8) : -1;
             if (low < 0xdc00 || low > 0xdfff) throw new JsonParseError('unicode');
             decoded = String.fromCharCode(unit, low);
             i += 6;
@@ -259,24 +263,24 @@ class Parser {
     const s = this.s;
     const start = this.i;
     let i = start;
-    if (s.charCodeAt(i) === enum_.minus) i++;
+    if (s.charCodeAt(i) === CH.minus) i++;
     let c = s.charCodeAt(i);
-    if (c === enum_.zero) i++;
-    else if (c >= 0x31 && c <= enum_.nine) {
+    if (c === CH.zero) i++;
+    else if (c >= 0x31 && c <= CH.nine) {
       do i++;
       while (isDigit(s.charCodeAt(i)));
     } else throw new JsonParseError('syntax');
-    if (s.charCodeAt(i) === enum_.dot) {
+    if (s.charCodeAt(i) === CH.dot) {
       i++;
       if (!isDigit(s.charCodeAt(i))) throw new JsonParseError('syntax');
       do i++;
       while (isDigit(s.charCodeAt(i)));
     }
     c = s.charCodeAt(i);
-    if (c === enum_.e || c === enum_.E) {
+    if (c === CH.e || c === CH.E) {
       i++;
       c = s.charCodeAt(i);
-      if (c === enum_.plus || c === enum_.minus) i++;
+      if (c === CH.plus || c === CH.minus) i++;
       if (!isDigit(s.charCodeAt(i))) throw new JsonParseError('syntax');
       do i++;
       while (isDigit(s.charCodeAt(i)));
@@ -289,8 +293,12 @@ class Parser {
   }
 }
 
+/** A backslash or a raw control character (RFC 8259 §7 requires those escaped). */
+// eslint-disable-next-line no-control-regex
+const SLOW_STRING = /[\\\x00-\x1f]/;
+
 function isDigit(c: number): boolean {
-  return c >= enum_.zero && c <= enum_.nine;
+  return c >= CH.zero && c <= CH.nine;
 }
 
 function hex4(s: string, at: number): number {
