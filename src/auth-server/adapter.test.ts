@@ -1,12 +1,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createMemoryStore } from '../store/memory/index.ts';
+import { randomBytes } from 'node:crypto';
+import { createKeyring } from '../secrets/keyring.ts';
 import { StoreAdapter, sha256 } from './adapter.ts';
 
 function setup() {
   const store = createMemoryStore();
   const replays: string[] = [];
-  const deps = { store, onReplay: async (grantId: string) => void replays.push(grantId) };
+  const keyring = createKeyring(randomBytes(32));
+  const deps = {
+    store,
+    onReplay: async (grantId: string) => void replays.push(grantId),
+    sealId: (id: string, h: string) => keyring.seal('oidc-artefacts', id, h),
+    openId: (s: string, h: string) => keyring.open('oidc-artefacts', s, h).toString('utf8'),
+  };
   return { store, replays, adapter: (model: string) => new StoreAdapter(model, deps) };
 }
 
@@ -29,7 +37,10 @@ test('StoreAdapter: the device user code is stored hashed and found by it', asyn
   const { store, adapter } = setup();
   await adapter('DeviceCode').upsert('dc-1', { jti: 'dc-1', userCode: 'BCDFGHJK', grantId: 'g2' }, 600);
   assert.equal(JSON.stringify(await store.oidc.find('DeviceCode', sha256('dc-1'))).includes('BCDFGHJK'), false);
-  assert.equal((await adapter('DeviceCode').findByUserCode('BCDFGHJK'))?.userCode, 'BCDFGHJK');
+  const byCode = await adapter('DeviceCode').findByUserCode('BCDFGHJK');
+  assert.equal(byCode?.userCode, 'BCDFGHJK');
+  assert.equal(byCode?.jti, 'dc-1', 'the id comes back (sealed in the record), so the provider saves to the same record');
+  assert.equal(byCode?.sealedId, undefined);
   // Saved again without the user code (the provider's later saves): the index stays.
   await adapter('DeviceCode').upsert('dc-1', { jti: 'dc-1', grantId: 'g2', accountId: 'alice' }, 600);
   assert.equal((await adapter('DeviceCode').findByUserCode('BCDFGHJK'))?.accountId, 'alice');

@@ -17,6 +17,12 @@ const DEFAULT_TTL = 14 * 86400;
 
 export interface AdapterDeps {
   readonly store: Store;
+  /**
+   * Seals a device code's id inside its own record (keyring 'oidc-artefacts', AAD = its hash): the
+   * user's browser finds the code by user code, and the provider must save it back under its id.
+   */
+  readonly sealId: (id: string, idHash: string) => string;
+  readonly openId: (sealed: string, idHash: string) => string;
   /** A code or refresh token was presented again: the grant is revoked (store and deny-list). */
   readonly onReplay: (grantId: string, model: string) => Promise<void>;
 }
@@ -40,6 +46,7 @@ export class StoreAdapter {
     if (this.model === 'Client') throw new Error('clients are managed with `rampart clients`, not through the provider');
     const { jti: _jti, userCode, ...rest } = payload;
     const idHash = sha256(id);
+    if (this.model === 'DeviceCode') rest.sealedId = this.#deps.sealId(id, idHash);
     let userCodeHash = typeof userCode === 'string' ? sha256(userCode) : undefined;
     if (userCodeHash === undefined && this.model === 'DeviceCode') userCodeHash = (await this.#deps.store.oidc.find(this.model, idHash))?.userCodeHash;
     const artefact: OidcArtefact = {
@@ -64,9 +71,8 @@ export class StoreAdapter {
     if (typeof userCode !== 'string' || userCode.length > 64) return undefined;
     const found = await this.#deps.store.oidc.findByUserCode(this.model, sha256(userCode));
     if (!found) return undefined;
-    // The DeviceCode id is not recoverable from its hash: the provider only needs the payload here
-    // and re-finds the code by id (the device's own request) for the token.
-    const payload = this.#revive(found, undefined);
+    const sealed = found.payload.sealedId;
+    const payload = this.#revive(found, typeof sealed === 'string' ? this.#deps.openId(sealed, found.idHash) : undefined);
     return payload ? { ...payload, userCode } : undefined;
   }
 
@@ -97,7 +103,8 @@ export class StoreAdapter {
 
   #revive(found: OidcArtefact | undefined, id: string | undefined): Payload | undefined {
     if (!found || found.expiresAt <= now()) return undefined;
-    const payload: Payload = { ...found.payload };
+    const { sealedId: _sealed, ...rest } = found.payload as Payload;
+    const payload: Payload = { ...rest };
     if (id !== undefined) payload.jti = id;
     if (found.consumedAt !== undefined) payload.consumed = found.consumedAt;
     return payload;

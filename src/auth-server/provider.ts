@@ -68,6 +68,8 @@ export function createProvider(deps: ProviderDeps): Provider {
   const configuration: Configuration = {
     adapter: adapterFactory({
       store: deps.store,
+      sealId: (id, idHash) => deps.keyring.seal('oidc-artefacts', id, idHash),
+      openId: (sealed, idHash) => deps.keyring.open('oidc-artefacts', sealed, idHash).toString('utf8'),
       onReplay: (grantId, model) => deps.onGrantRevoked(grantId, `${model} presented again`),
     }) as unknown as Configuration['adapter'],
     clients: config.clients.map(staticClient) as unknown as Configuration["clients"],
@@ -232,8 +234,36 @@ export function createProvider(deps: ProviderDeps): Provider {
     const b = Buffer.from(stored);
     return a.length === b.length && timingSafeEqual(a, b);
   };
+  // A revoked grant is deny-listed before the response leaves (logout, revocation, refresh reuse):
+  // once the client sees the answer, the grant's access tokens are already refused everywhere.
+  const pending = new WeakMap<object, Promise<void>[]>();
   provider.on('grant.revoked', (ctx: KoaContextWithOIDC, grantId: string) => {
-    void deps.onGrantRevoked(grantId, `revoked at ${ctx.oidc?.route ?? 'provider'}`);
+    const p = deps.onGrantRevoked(grantId, `revoked at ${ctx.oidc?.route ?? 'provider'}`);
+    const list = pending.get(ctx) ?? [];
+    list.push(p);
+    pending.set(ctx, list);
+  });
+  // Logging out (end-session, "yes, sign me out") ends every grant of the session, offline ones
+  // included: their refresh tokens are destroyed and their access tokens deny-listed.
+  provider.on('end_session.success', (ctx: KoaContextWithOIDC) => {
+    if (!ctx.oidc.params?.logout) return;
+    const authorizations = (ctx.oidc.session as unknown as { authorizations?: Record<string, { grantId?: string }> } | undefined)?.authorizations ?? {};
+    const list = pending.get(ctx) ?? [];
+    for (const { grantId } of Object.values(authorizations)) {
+      if (!grantId) continue;
+      list.push(
+        (async () => {
+          await deps.store.oidc.revokeByGrantId(grantId);
+          await provider.Grant.adapter.destroy(grantId);
+          await deps.onGrantRevoked(grantId, 'end-session');
+        })(),
+      );
+    }
+    pending.set(ctx, list);
+  });
+  provider.use(async (ctx, next) => {
+    await next();
+    await Promise.all(pending.get(ctx) ?? []);
   });
   return provider;
 }

@@ -20,8 +20,14 @@ export function errorPage(c: ProviderPageContext, out: { error?: string; error_d
   });
 }
 
-/** `form` is the provider's own form markup (hidden inputs it built and escaped). */
+/** The action and CSRF token of a form oidc-provider built (its markup is not reused: it has inline handlers). */
+function providerForm(form: string): { action: string; xsrf: string } {
+  return { action: /action="([^"]*)"/.exec(form)?.[1] ?? '', xsrf: /name="xsrf" value="([^"]*)"/.exec(form)?.[1] ?? '' };
+}
+
+/** `form` is the provider's own form markup; only its action and token are taken from it. */
 export function deviceInputPage(c: ProviderPageContext, form: string, error: 'code' | 'aborted' | 'other' | undefined): string {
+  const f = providerForm(form);
   const message = error === 'code' ? 'That code is not valid. Check it and try again.' : error === 'aborted' ? 'The sign-in request was cancelled.' : error ? 'The request could not be completed.' : undefined;
   return page({
     title: 'Connect a device',
@@ -29,8 +35,12 @@ export function deviceInputPage(c: ProviderPageContext, form: string, error: 'co
     body: html`<h1>Connect a device</h1>
 <p class="muted">Enter the code shown on your device.</p>
 ${message ? html`<p class="error" role="alert">${message}</p>` : ''}
-${trusted(form)}
-<button type="submit" form="op.deviceInputForm">Continue</button>`,
+<form id="op.deviceInputForm" novalidate method="post" action="${trusted(f.action)}">
+<input type="hidden" name="xsrf" value="${trusted(f.xsrf)}">
+<label for="user_code">Code</label>
+<input id="user_code" name="user_code" autocomplete="off" autocapitalize="characters" spellcheck="false" maxlength="32" autofocus>
+<button type="submit">Continue</button>
+</form>`,
   });
 }
 
