@@ -4,7 +4,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { Http2ServerResponse } from 'node:http2';
-import { PassThrough, pipeline, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { PROBLEM_CONTENT_TYPE, toProblem, GatewayError } from '../errors/problem.ts';
 import type { EgressHeaders } from '../stages/headers/index.ts';
 import type { GatewayResponse, OutgoingHeaders } from './stage.ts';
@@ -96,26 +96,38 @@ function write(res: OutboundResponse, response: GatewayResponse, ctx: EgressCont
       resolve();
       return;
     }
-    body.on('data', (chunk: Buffer) => onBytes(chunk.length));
+    // pipe() rather than pipeline(): same backpressure, without pipeline's per-request error
+    // objects and end-of-stream watchers (measured: docs/performance.md). Errors are handled here.
     const trailers = response.trailers;
-    const tail = trailers
-      ? new PassThrough({
-          flush(cb) {
-            const t = trailers();
-            if (t && Object.keys(t).length) {
-              try {
-                (res as ServerResponse).addTrailers(t);
-              } catch {
-                /* invalid trailer names are dropped */
-              }
-            }
-            cb();
-          },
-        })
-      : undefined;
-    const done = () => resolve();
-    if (tail) pipeline(body, tail, res as NodeJS.WritableStream, done);
-    else pipeline(body, res as NodeJS.WritableStream, done);
+    let settled = false;
+    const done = () => {
+      if (settled) return;
+      settled = true;
+      resolve();
+    };
+    body.on('data', (chunk: Buffer) => onBytes(chunk.length));
+    body.once('end', () => {
+      const t = trailers?.();
+      if (t && Object.keys(t).length) {
+        try {
+          (res as ServerResponse).addTrailers(t);
+        } catch {
+          /* invalid trailer names are dropped */
+        }
+      }
+      res.end(done);
+    });
+    // The upstream body failed mid-stream (timeout, cap, reset): the headers are gone, so the
+    // client response is cut rather than ended as if complete.
+    body.once('error', () => {
+      res.destroy();
+      done();
+    });
+    res.once('close', () => {
+      if (!body.destroyed && !body.readableEnded) body.destroy();
+      done();
+    });
+    body.pipe(res as NodeJS.WritableStream, { end: false });
   }
 }
 

@@ -104,15 +104,23 @@ export async function createIdentitySigner(options: IdentitySignerOptions): Prom
       .sign(key.privateKey);
   };
 
+  const memos = new WeakMap<Principal, { claim: ReturnType<typeof rampartClaim>; prefix: string }>();
   const tokenFor = (principal: Principal, upstreamId: string, generation: number): Promise<string> => {
     if (typeof upstreamId !== 'string' || upstreamId.length === 0) {
       return Promise.reject(new TypeError('upstreamId must be a non-empty string.'));
     }
-    const claim = rampartClaim(principal);
     // The principal key alone is not enough: two access tokens of one user may carry different
-    // scopes or acr, and a token must never assert more than the request that uses it.
-    const fingerprint = createHash('sha256').update(JSON.stringify([principal.subject, claim])).digest('base64url');
-    const cacheKey = `${principalKey(principal)}\u0000${upstreamId}\u0000${generation}\u0000${fingerprint}`;
+    // scopes or acr, and a token must never assert more than the request that uses it. Principals
+    // are immutable, so the claim and its fingerprint are computed once per principal object.
+    let memo = memos.get(principal);
+    if (memo === undefined) {
+      const claim = rampartClaim(principal);
+      const fingerprint = createHash('sha256').update(JSON.stringify([principal.subject, claim])).digest('base64url');
+      memo = { claim, prefix: `${principalKey(principal)}\u0000${fingerprint}\u0000` };
+      memos.set(principal, memo);
+    }
+    const claim = memo.claim;
+    const cacheKey = `${memo.prefix}${upstreamId}\u0000${generation}`;
     const t = now();
     const hit = cache.get(cacheKey);
     if (hit !== undefined && t < hit.refreshAt) {

@@ -12,6 +12,8 @@ export function normalisePath(raw: string): PathResult {
   if (!raw.startsWith('/')) return { ok: false, reason: 'path must start with /' };
   if (raw.includes('\\')) return { ok: false, reason: 'backslash in path' };
   if (raw.includes(';')) return { ok: false, reason: 'path parameters (;) are not allowed' };
+  // Fast path (most requests): printable ASCII without escapes decodes to itself.
+  if (!raw.includes('%') && /^[\x21-\x7e]*$/.test(raw)) return resolveSegments(raw);
   // Decode percent-escapes to bytes, refusing ambiguous ones before they can mean two things.
   const bytes: number[] = [];
   for (let i = 0; i < raw.length; i++) {
@@ -40,7 +42,12 @@ export function normalisePath(raw: string): PathResult {
     return { ok: false, reason: 'invalid UTF-8 in path' };
   }
   if (/[\u0080-\u009f\u2028\u2029\ufeff]/.test(decoded)) return { ok: false, reason: 'invisible or control character in path' };
-  // Duplicate slashes collapse; dot segments resolve (remove_dot_segments) without escaping root.
+  return resolveSegments(decoded);
+}
+
+/** Duplicate slashes collapse; dot segments resolve (remove_dot_segments) without escaping root. */
+function resolveSegments(decoded: string): PathResult {
+  if (!decoded.includes('//') && !decoded.includes('/.')) return { ok: true, path: decoded };
   const out: string[] = [];
   const segments = decoded.split('/');
   for (let i = 1; i < segments.length; i++) {

@@ -6,7 +6,7 @@ import type { Dispatcher } from 'undici';
 import type { RequestContext } from '../../core/context.ts';
 import { deny, reply, type Decision } from '../../core/stage.ts';
 import { GatewayError } from '../../errors/problem.ts';
-import { capBody } from './body.ts';
+import { capBody, mappedError } from './body.ts';
 import type { Permit } from './breaker.ts';
 import { errorCode } from './errors.ts';
 import { clientResponseHeaders, clientTrailers } from './response-headers.ts';
@@ -19,7 +19,9 @@ export function respond(ctx: RequestContext, rp: RouteProxy, target: Target, per
   const ok = status < 500;
   up.observe(target, ok, `status ${status}`);
   up.breaker.record(permit, ok);
-  const log = rp.log.child({ requestId: ctx.requestId, target: target.url, status });
+  // Made only when something is logged: a child logger per request costs measurable CPU.
+  let child: typeof rp.log | undefined;
+  const log = { warn: (o: object, m: string) => (child ??= rp.log.child({ requestId: ctx.requestId, target: target.url, status })).warn(o, m), debug: (o: object, m: string) => (child ??= rp.log.child({ requestId: ctx.requestId, target: target.url, status })).debug(o, m) };
 
   if (status >= 400 && status < 500 && !rp.config.passUpstreamErrors.includes('4xx')) {
     // S11: an upstream's 4xx text (a framework's exception message, a stack trace) never reaches
@@ -36,7 +38,7 @@ export function respond(ctx: RequestContext, rp: RouteProxy, target: Target, per
   if (!ok && !rp.config.passUpstreamErrors.includes('5xx')) {
     // S11: the upstream's error text never reaches the client; its status does.
     void res.body.dump({ limit: 64 * 1024 }).catch(() => {});
-    log.warn('upstream 5xx replaced by problem+json');
+    log.warn({}, 'upstream 5xx replaced by problem+json');
     const retryAfter = status === 503 ? retryAfterValue(res.headers['retry-after']) : undefined;
     return deny(new GatewayError('RAMPART_UPSTREAM_ERROR', {
       status,
@@ -63,8 +65,9 @@ export function respond(ctx: RequestContext, rp: RouteProxy, target: Target, per
   });
   // Headers are gone by now: a failing body aborts the client response; it is logged here, and
   // this listener also keeps an unobserved stream error from taking the process down.
-  capped.body.on('error', (err) => {
+  capped.body.on('error', (raw) => {
     if (ctx.signal.aborted) return log.debug({ bytes: capped.bytes() }, 'client went away during the response body');
+    const err = mappedError(capped.body, raw);
     const e = err instanceof GatewayError ? err : undefined;
     log.warn({ bytes: capped.bytes(), code: e?.code ?? errorCode(err), reason: e?.reason }, 'upstream response body aborted mid-stream');
   });
