@@ -8,12 +8,16 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { runCheck } from './check.ts';
 import { runStart } from './start.ts';
+import { ACCOUNT_COMMANDS, commandOf, runAccountCommand } from './accounts/index.ts';
 
 const USAGE = `Usage: rampart <command> [options]
 
 Commands:
   start              run the gateway
   check [FILE]       validate and compile a config without listening (exit 0 valid, 1 invalid)
+  users ...          add, list, disable, enable, reset-mfa, reset-password (rampart users --help)
+  clients ...        OAuth clients: add, list, remove (rampart clients --help)
+  keys ...           API keys: create, list, revoke (rampart keys --help)
   version            print the version
   help               this text
 
@@ -28,6 +32,8 @@ export function version(): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // users/clients/keys have their own options: parsed by their own module.
+  if (ACCOUNT_COMMANDS.has(commandOf(argv) ?? '')) return runAccountCommand(argv);
   let parsed;
   try {
     parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: { config: { type: 'string' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } } });

@@ -16,7 +16,7 @@ import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, ran
 import { SecretsError } from './errors.ts';
 import { MASTER_KEY_MIN_BYTES } from './master-key.ts';
 
-export const KEY_PURPOSES = ['signing-keys', 'totp-secrets', 'api-key-pepper', 'identity-key', 'oidc-artefacts'] as const;
+export const KEY_PURPOSES = ['signing-keys', 'totp-secrets', 'api-key-pepper', 'identity-key', 'client-secrets', 'oidc-artefacts'] as const;
 export type KeyPurpose = (typeof KEY_PURPOSES)[number];
 
 export const ENVELOPE_VERSION = 'rk1';
