@@ -25,6 +25,7 @@ import { compileGeneration, type Generation, type CompiledRoute, type CompiledLi
 import { Keeper } from './keeper.ts';
 import { BuiltinRegistry, compileBuiltinStages, type BuiltinMount } from './builtin.ts';
 import { createAuthServer, type AuthServer } from '../auth-server/index.ts';
+import { createApiKeyService, type ApiKeyService } from '../accounts/api-keys.ts';
 import { openListener, type OpenListener } from './listeners.ts';
 import { egressContext, errorResponse, logExchange, match, prepare, runRoute, trackExchange, writeFor } from './runner.ts';
 import { problemResponse, type OutboundResponse } from './respond.ts';
@@ -71,6 +72,8 @@ export class Gateway {
   readonly #builtins = new BuiltinRegistry();
   readonly #builtinStages = new WeakMap<Generation, Stage[]>();
   #authServer: AuthServer | undefined;
+  /** API keys (X-API-Key) for the authn stage: verified against the store with the keyring's pepper. */
+  #apiKeys: ApiKeyService | undefined;
   #reloading: Promise<ReloadResult> | undefined;
   #closing: Promise<void> | undefined;
   #offEvents: () => void = () => undefined;
@@ -126,6 +129,7 @@ export class Gateway {
       this.#builtins.add(this.#authServer.mount);
       this.logger.info({ issuer: root.authServer.issuer }, 'authorization server mounted');
     }
+    this.#apiKeys = createApiKeyService({ store: this.#store, keyring: this.#keyring });
     this.#gen = await this.#compile(loaded, 1);
     this.#keeper.commit();
     for (const l of root.listeners) {
@@ -154,13 +158,20 @@ export class Gateway {
     const root = loaded.config;
     this.#builtinStages.set(gen, await compileBuiltinStages(this.#stages, root.defaults, {
       root, route: undefined, upstream: undefined, logger: this.logger, keeper: this.#keeper, identity: this.#identity,
-      generation: id, dataDir: this.#dataDir, dev: this.#dev, ...(this.#store ? { store: this.#store } : {}), ...(this.#keyring ? { keyring: this.#keyring } : {}), ...(this.#authn ? { authn: this.#authn } : {}),
+      generation: id, dataDir: this.#dataDir, dev: this.#dev, ...(this.#store ? { store: this.#store } : {}), ...(this.#keyring ? { keyring: this.#keyring } : {}), authn: this.#authnServices(),
     }));
     return gen;
   }
 
   async #compileRoutes(loaded: LoadedConfig, id: number): Promise<Generation> {
-    return compileGeneration(loaded, this.#stages, { logger: this.logger, keeper: this.#keeper, identity: this.#identity, dataDir: this.#dataDir, dev: this.#dev, ...(this.#store ? { store: this.#store } : {}), ...(this.#keyring ? { keyring: this.#keyring } : {}), ...(this.#authn ? { authn: this.#authn } : {}) }, id);
+    return compileGeneration(loaded, this.#stages, { logger: this.logger, keeper: this.#keeper, identity: this.#identity, dataDir: this.#dataDir, dev: this.#dev, ...(this.#store ? { store: this.#store } : {}), ...(this.#keyring ? { keyring: this.#keyring } : {}), authn: this.#authnServices() }, id);
+  }
+
+  /** What the authn stage verifies credentials with: the built-in server and API keys (tests may replace either). */
+  #authnServices(): AuthnServices {
+    const builtin = this.#authn?.builtin ?? this.#authServer;
+    const apiKeys = this.#authn?.apiKeys ?? this.#apiKeys;
+    return { ...(builtin ? { builtin } : {}), ...(apiKeys ? { apiKeys } : {}), ...(this.#authn?.accounts ? { accounts: this.#authn.accounts } : {}) };
   }
 
   get generation(): number {
@@ -478,6 +489,7 @@ export class Gateway {
     await this.#builtins.closeAll();
     await this.#authServer?.close();
     await this.#keeper.closeAll();
+    await this.#apiKeys?.close().catch((err: unknown) => this.logger.warn({ err }, 'API keys: could not record the last uses'));
     // Last: stages may write to the store when they close (e.g. API-key last use).
     this.#stopMaintenance();
     await this.#store?.close().catch((err: unknown) => this.logger.warn({ err }, 'store: close failed'));
