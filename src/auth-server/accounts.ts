@@ -1,6 +1,6 @@
 /**
- * The accounts the login pages need, as a narrow port: what src/accounts (issue 3, part 3a)
- * provides. `createLocalAccounts` (accounts-local.ts) implements it over the store until then.
+ * The accounts the login pages need, as a narrow port: src/accounts' `createAccountService`
+ * implements it (Argon2id passwords, sealed TOTP secrets, hashed recovery codes, S6/S7).
  */
 import type { UserRecord } from '../store/types.ts';
 

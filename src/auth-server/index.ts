@@ -11,7 +11,7 @@ import type { BuiltinMount } from '../core/builtin.ts';
 import type { AuthServerConfig } from './config.ts';
 import { MAX_ACCESS_TOKEN_TTL } from './config.ts';
 import type { LoginAccounts } from './accounts.ts';
-import { createLocalAccounts } from './accounts-local.ts';
+import { createAccountService } from '../accounts/accounts.ts';
 import { MemoryLoginLimiter, type LoginLimiter } from './login-limiter.ts';
 import { loadSigningKeys, publicJwks, type SigningKeySet } from './signing-keys.ts';
 import { createProvider } from './provider.ts';
@@ -26,7 +26,7 @@ export interface AuthServerOptions {
   readonly logger: Logger;
   /** Development mode: the mount answers on any host (S1 relaxed, warned about at start-up). */
   readonly dev: boolean;
-  /** Defaults to the store-backed implementation of this folder. */
+  /** Defaults to the account service of src/accounts (Argon2id, S6/S7) over the same store. */
   readonly accounts?: LoginAccounts;
   readonly limiter?: LoginLimiter;
 }
@@ -63,7 +63,7 @@ export async function createAuthServer(o: AuthServerOptions): Promise<AuthServer
   const issuer = new URL(config.issuer);
   const mountPath = issuer.pathname.replace(/\/$/, '');
   const assets = `${mountPath}/assets`;
-  const accounts = o.accounts ?? (await createLocalAccounts({ store, keyring }));
+  const accounts: LoginAccounts = o.accounts ?? createAccountService({ store, keyring, issuer: config.issuer });
   const limiter = o.limiter ?? new MemoryLoginLimiter(config.login);
   const listeners = new Set<() => void>();
   const log = logger.child({ component: 'auth-server' });

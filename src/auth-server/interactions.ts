@@ -23,7 +23,8 @@ import { clearLoginState, readLoginState, writeLoginState, type LoginState } fro
 import { consentPage, enrolPage, loginPage, passwordPage, recoveryCodesPage, recoveryPage, totpPage, type FormContext } from './pages/interaction.ts';
 import { errorPage } from './pages/provider-pages.ts';
 import { ACR_MFA, ACR_RECOVERY } from './provider.ts';
-import { newTotpSecret, otpauthUri, base32 } from './totp.ts';
+import { generateTotpSecret, otpauthUri } from '../accounts/totp.ts';
+import { base32Encode } from '../accounts/base32.ts';
 
 export interface InteractionDeps {
   provider(): Provider;
@@ -146,12 +147,12 @@ export function createInteractions(deps: InteractionDeps) {
   async function enrolmentPage(fc: FormContext, uid: string, state: LoginState, userId: string, username: string, expiresAt: number, error: string | undefined): Promise<string> {
     let sealed = state.enrolSealed;
     if (!sealed) {
-      sealed = deps.keyring.seal('totp-secrets', newTotpSecret(), userId);
+      sealed = deps.keyring.seal('totp-secrets', generateTotpSecret(), userId);
       await writeLoginState(deps.store, uid, { ...state, enrolSealed: sealed }, expiresAt);
     }
     const secret = deps.keyring.open('totp-secrets', sealed, userId);
-    const uri = otpauthUri(deps.totpIssuer, username, secret);
-    return enrolPage(fc, { qrSvg: renderSVG(uri, { border: 2 }), secret: base32(secret), ...(error ? { error } : {}) });
+    const uri = otpauthUri(secret, username, deps.totpIssuer);
+    return enrolPage(fc, { qrSvg: renderSVG(uri, { border: 2 }), secret: base32Encode(secret), ...(error ? { error } : {}) });
   }
 
   async function login(r: BuiltinRequest, res: ServerResponse, details: Details, form: Form, fc: FormContext, uid: string, expiresAt: number, show: (s: number, b: string, h?: Record<string, string>) => void): Promise<void> {

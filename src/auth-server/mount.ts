@@ -47,7 +47,9 @@ export function createAuthMount(o: MountOptions): BuiltinMount {
     },
     async handle(r) {
       const res = r.res as ServerResponse;
-      setEgress(res, { ...r.egress, 'content-security-policy': AUTH_CSP, 'x-frame-options': 'DENY', 'referrer-policy': 'no-referrer' }, { 'cache-control': 'no-store' });
+      // same-origin, not no-referrer: with no-referrer browsers send `Origin: null` on the login
+      // form posts, which the CSRF check refuses; nothing of /auth goes to another origin either way.
+      setEgress(res, { ...r.egress, 'content-security-policy': AUTH_CSP, 'x-frame-options': 'DENY', 'referrer-policy': 'same-origin' }, { 'cache-control': 'no-store' });
       const path = r.ctx.path;
       if (path.startsWith(assets)) return serveAsset(res, r.ctx.method, path.slice(assets.length));
       if (path.startsWith(interactions)) return o.interactions(r);

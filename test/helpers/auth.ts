@@ -7,8 +7,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { Agent, request } from 'undici';
 import { startTestGateway, type TestGateway } from './gateway.ts';
-import { hashPassword } from '../../src/auth-server/accounts-local.ts';
-import { hotp, stepAt } from '../../src/auth-server/totp.ts';
+import { createArgon2Hasher } from '../../src/accounts/password-hash.ts';
+import { hotp, totpStep } from '../../src/accounts/totp.ts';
 import type { Store } from '../../src/store/types.ts';
 
 export async function freePort(): Promise<number> {
@@ -76,12 +76,14 @@ ${o.extra ?? 'routes: []'}
   return Object.assign(t, { issuer, base, store: t.gw.store });
 }
 
+const hasher = createArgon2Hasher();
+
 export async function addUser(store: Store, username: string, password: string, o: { totpSecret?: Buffer; mustChangePassword?: boolean; keyring?: import('../../src/secrets/keyring.ts').Keyring } = {}): Promise<void> {
   const now = Math.floor(Date.now() / 1000);
   await store.users.create({
     id: username,
     username,
-    passwordHash: await hashPassword(password),
+    passwordHash: await hasher.hash(password),
     mustChangePassword: o.mustChangePassword ?? false,
     roles: [],
     recoveryCodeHashes: [],
@@ -94,7 +96,7 @@ export async function addUser(store: Store, username: string, password: string, 
 
 /** The code of the authenticator at `offsetSteps` from now. */
 export function totpNow(secret: Buffer, offsetSteps = 0): string {
-  return hotp(secret, stepAt(Date.now() / 1000) + offsetSteps);
+  return hotp(secret, totpStep(Date.now() / 1000) + offsetSteps);
 }
 
 export function pkce(): { verifier: string; challenge: string } {

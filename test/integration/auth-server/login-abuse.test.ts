@@ -10,7 +10,8 @@ import { decodeJwt } from 'jose';
 import { Browser, REDIRECT, WEB_CLIENT, addUser, authorizeUrl, formAction, hiddenInput, pkce, startAuthGateway, tokenRequest, totpNow, type AuthGateway } from '../../helpers/auth.ts';
 import { createKeyring, type Keyring } from '../../../src/secrets/keyring.ts';
 import { loadMasterKey } from '../../../src/secrets/master-key.ts';
-import { fromBase32, hotp, stepAt } from '../../../src/auth-server/totp.ts';
+import { hotp, totpStep } from '../../../src/accounts/totp.ts';
+import { base32Decode } from '../../../src/accounts/base32.ts';
 
 let g: AuthGateway;
 let keyring: Keyring;
@@ -182,13 +183,13 @@ test('enrolment: a user without an authenticator scans a QR code (otpauth URI), 
   assert.doesNotMatch(enrol.text, /<script>/);
   const key = /<code class="secret">([A-Z2-7 ]+)<\/code>/.exec(enrol.text)?.[1];
   assert.ok(key);
-  const secret = fromBase32(key);
+  const secret = base32Decode(key.replace(/ /g, '')) as Buffer;
   assert.equal(secret.length, 20);
   const wrong = await b.fetch(formAction(enrol), { form: { csrf: hiddenInput(enrol.text, 'csrf'), code: '000000' } });
   assert.match(wrong.text, /That code is not valid/);
-  const codes = await b.fetch(formAction(enrol), { form: { csrf: hiddenInput(enrol.text, 'csrf'), code: hotp(secret, stepAt(Date.now() / 1000)) } });
+  const codes = await b.fetch(formAction(enrol), { form: { csrf: hiddenInput(enrol.text, 'csrf'), code: hotp(secret, totpStep(Date.now() / 1000)) } });
   assert.equal(codes.status, 200);
-  const recovery = [...codes.text.matchAll(/<li><code>([0-9a-f-]+)<\/code><\/li>/g)].map((m) => m[1] as string);
+  const recovery = [...codes.text.matchAll(/<li><code>([^<]+)<\/code><\/li>/g)].map((m) => m[1] as string);
   assert.equal(recovery.length, 10);
   const stored = await g.store.users.getByUsername(username);
   assert.ok(stored?.totpSecretSealed && !stored.totpSecretSealed.includes(key.replace(/ /g, '')));
@@ -228,7 +229,7 @@ test('a password set by an administrator is changed at first login, with the S7 
   const change = await b.follow(formAction(page), { form: { csrf: hiddenInput(page.text, 'csrf'), username, password: PASSWORD } });
   assert.match(change.text, /Choose a new password/);
   const weak = await b.fetch(formAction(change), { form: { csrf: hiddenInput(change.text, 'csrf'), password: 'password1', confirm: 'password1' } });
-  assert.match(weak.text, /breached/);
+  assert.match(weak.text, /breach|common|known/i);
   const short = await b.fetch(formAction(change), { form: { csrf: hiddenInput(change.text, 'csrf'), password: 'short', confirm: 'short' } });
   assert.match(short.text, /at least 8/);
   const ok = await b.follow(formAction(change), { form: { csrf: hiddenInput(change.text, 'csrf'), password: 'a brand new pass phrase', confirm: 'a brand new pass phrase' } });
