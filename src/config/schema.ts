@@ -4,9 +4,9 @@
  */
 import type { JsonSchema, StageModule } from '../core/stage.ts';
 import { authServerSchema } from '../auth-server/config.ts';
-import { rateLimitRootSchema, upstreamConcurrencySchema } from '../ratelimit/settings.ts';
 import { storeRootSchema } from '../store/config.ts';
 import { authenticationSchema } from '../stages/authn/config.ts';
+import { rateLimitRootSchema, upstreamConcurrencySchema } from '../ratelimit/settings.ts';
 
 const id = { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]{0,62}$', 'x-message': 'must be an id: lower-case letters, digits, ".", "_" or "-", at most 63' } as const;
 const ms = (min: number, max: number, dflt: number) => ({ type: 'integer', minimum: min, maximum: max, default: dflt });
@@ -215,6 +215,7 @@ export function buildRootSchema(stages: readonly StageModule[]): JsonSchema {
       dataDir: { type: 'string', minLength: 1, default: '.rampart' },
       masterKey: secretRef,
       trustedProxies: { type: 'array', items: { type: 'string' }, default: [] },
+      forwardedHeader: { enum: ['x-forwarded-for', 'forwarded'], default: 'x-forwarded-for' },
       identity: {
         type: 'object',
         additionalProperties: false,
@@ -239,9 +240,9 @@ export function buildRootSchema(stages: readonly StageModule[]): JsonSchema {
         default: {},
         properties: { graceMs: ms(0, 300_000, 10_000) },
       },
+      rateLimit: rateLimitRootSchema(secretRef),
       store: storeRootSchema(secretRef),
       authentication: authenticationSchema,
-      rateLimit: rateLimitRootSchema(secretRef),
       authServer: authServerSchema,
       listeners: { type: 'array', minItems: 1, items: listener },
       upstreams: { type: 'array', items: upstreamSchema(stageProps), default: [] },

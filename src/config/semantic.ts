@@ -10,8 +10,8 @@ import type { RootConfig } from './types.ts';
 import type { Segment } from './load.ts';
 import { checkRateLimitSettings } from '../ratelimit/settings.ts';
 import { checkStoreSettings } from '../store/config.ts';
-import { checkAuthenticationSettings } from '../stages/authn/check.ts';
 import { checkAuthServer } from '../auth-server/config.ts';
+import { checkAuthenticationSettings } from '../stages/authn/check.ts';
 
 export interface SemanticIssue {
   readonly path: Segment[];
@@ -83,9 +83,17 @@ export function semanticChecks(config: RootConfig, stages: readonly StageModule[
     if (new Set(params).size !== params.length) err(['routes', i, 'path'], 'a parameter name appears twice');
     if (r.upstream !== undefined && !upstreamIds.has(r.upstream)) err(['routes', i, 'upstream'], `unknown upstream "${r.upstream}"`);
     if (r.upstream === undefined) err(['routes', i], 'missing required key "upstream"');
-    if (r.stripPrefix !== undefined && !r.path.startsWith(r.stripPrefix)) {
-      err(['routes', i, 'stripPrefix'], `"${r.stripPrefix}" is not a prefix of the path "${r.path}"`);
+    // Stripped on a segment boundary: /api strips /api/x, never /apix (and /ap strips nothing).
+    const sp = r.stripPrefix?.replace(/\/$/, '');
+    if (sp !== undefined && !(r.path === sp || r.path.startsWith(`${sp}/`))) {
+      err(['routes', i, 'stripPrefix'], `"${r.stripPrefix}" is not a leading segment of the path "${r.path}"`);
     }
+    // Pre-route stages take their settings from `defaults` only: per-route values would be ignored.
+    const hygiene = r.hygiene as Record<string, unknown> | undefined;
+    for (const k of Object.keys(hygiene ?? {})) {
+      if (k !== 'maxBodyBytes') err(['routes', i, 'hygiene', k], 'applies before routing: set it in defaults.hygiene (only maxBodyBytes is per route)');
+    }
+    if (r['request-id'] !== undefined) err(['routes', i, 'request-id'], 'applies before routing: set it in defaults.request-id');
     const names = r.listeners ?? config.listeners.filter(servesRoutes).map((l) => l.name);
     (r.listeners ?? []).forEach((n, j) => {
       const li = listenerNames.get(n);
@@ -128,6 +136,7 @@ export function semanticChecks(config: RootConfig, stages: readonly StageModule[
       for (const issue of stage.check!(merged)) err(['routes', i, stage.name, ...checkPath(issue.path)], issue.message);
     });
   }
+  for (const issue of checkRateLimitSettings(config)) err(issue.path, issue.message);
   for (const issue of checkAuthenticationSettings(config, _baseDir)) (issue.severity === 'error' ? err : warn)(issue.path, issue.message);
   for (const issue of checkStoreSettings(config.store)) (issue.severity === 'error' ? err : warn)(issue.path, issue.message);
   if (config.authServer) {

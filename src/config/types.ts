@@ -2,10 +2,10 @@
  * The shape of rampart.yaml after validation and defaults. The schema (schema.ts) is the source
  * of truth for what is accepted; docs/config.md documents every key.
  */
+import type { RateLimitSettings, UpstreamConcurrency } from '../ratelimit/settings.ts';
+
 import type { StoreConfig } from '../store/config.ts';
 import type { AuthenticationConfig } from '../stages/authn/config.ts';
-
-import type { RateLimitSettings, UpstreamConcurrency } from '../ratelimit/settings.ts';
 
 import type { AuthServerConfig } from '../auth-server/config.ts';
 
@@ -132,15 +132,17 @@ export interface RootConfig {
   readonly dataDir: string;
   readonly masterKey?: SecretRef;
   readonly trustedProxies: readonly string[];
+  /** The one header the trusted proxies set; the other one is never read (S5). */
+  readonly forwardedHeader: 'x-forwarded-for' | 'forwarded';
   readonly identity: { readonly issuer: string; readonly lifetimeSeconds: number };
   readonly logging: { readonly level: string; readonly redact: readonly string[] };
   readonly shutdown: { readonly graceMs: number };
-  /** Where rate-limit counters live (memory, or Redis shared by every instance). */
-  readonly rateLimit: RateLimitSettings;
   /** Where users, clients, API keys, the deny-list and OIDC artefacts live (src/store/config.ts). */
   readonly store: StoreConfig;
   /** Who issues the credentials the gateway trusts (src/stages/authn/config.ts). */
   readonly authentication: AuthenticationConfig;
+  /** Where rate-limit counters live (memory, or Redis shared by every instance). */
+  readonly rateLimit: RateLimitSettings;
   /** The built-in authorization server (src/auth-server), when configured. */
   readonly authServer?: AuthServerConfig;
   readonly listeners: readonly ListenerConfig[];

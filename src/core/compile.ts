@@ -57,6 +57,7 @@ export interface Generation {
   readonly loaded: LoadedConfig;
   readonly listeners: ReadonlyMap<string, CompiledListener>;
   readonly trustedProxies: IpSet;
+  readonly forwardedHeader: 'x-forwarded-for' | 'forwarded';
   readonly stages: readonly Stage[];
 }
 
@@ -74,13 +75,31 @@ export interface CompileServices {
 
 const ORDER = new Map<string, number>(REQUEST_PHASE.map((n, i) => [n, i]));
 
+const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]'];
+
+/**
+ * Host names a listener answers when `allowedHosts` is not set. The admin listener: loopback names
+ * (S12, DNS rebinding). A listener with a configured publicOrigin: that host, the hosts its routes
+ * name, and loopback names in dev mode — so a forged Host never reaches an upstream as
+ * X-Forwarded-Host (host-header poisoning of reset links and redirects). Otherwise any host.
+ */
+function defaultAllowedHosts(l: ListenerConfig, routes: readonly RouteConfig[]): string[] | undefined {
+  if (l.admin) return LOOPBACK_NAMES;
+  if (!l.publicOrigin) return undefined;
+  const own = new URL(l.publicOrigin).hostname;
+  const hosts = new Set([own]);
+  for (const r of routes) if (r.host && (!r.listeners || r.listeners.includes(l.name))) hosts.add(r.host.toLowerCase().replace(/:\d+$/, ''));
+  if (l.tls?.dev) for (const h of LOOPBACK_NAMES) hosts.add(h);
+  return [...hosts];
+}
+
 export async function compileGeneration(loaded: LoadedConfig, stages: readonly StageModule[], services: CompileServices, id: number): Promise<Generation> {
   const root = loaded.config;
   const upstreams = new Map(root.upstreams.map((u) => [u.id, u]));
   const all: Stage[] = [];
   const env = (route: RouteConfig | undefined, upstream: UpstreamConfig | undefined): CompileEnv => ({
     root, route, upstream, logger: services.logger, keeper: services.keeper, identity: services.identity,
-    generation: id, dataDir: services.dataDir, dev: services.dev, baseDir: loaded.baseDir, ...(services.store ? { store: services.store } : {}), ...(services.keyring ? { keyring: services.keyring } : {}), ...(services.authn ? { authn: services.authn } : {}),
+    generation: id, dataDir: services.dataDir, dev: services.dev, ...(services.store ? { store: services.store } : {}), ...(services.keyring ? { keyring: services.keyring } : {}), ...(services.authn ? { authn: services.authn } : {}), baseDir: loaded.baseDir,
   });
   const listenerEgress = headersStage.compile(mergeStageConfig(headersStage.defaults, root.defaults.headers), env(undefined, undefined)) as Stage & { egress: EgressHeaders };
   const ids = requestIdStage.compile(mergeStageConfig(requestIdStage.defaults, root.defaults['request-id']), env(undefined, undefined)) as ReturnType<typeof requestIdStage.compile> & CompiledListener['ids'];
@@ -89,7 +108,7 @@ export async function compileGeneration(loaded: LoadedConfig, stages: readonly S
   const routeModules = stages.filter((s) => !PRE_ROUTE.has(s.name) && ORDER.has(s.name)).sort((a, b) => (ORDER.get(a.name) ?? 0) - (ORDER.get(b.name) ?? 0));
   const listeners = new Map<string, CompiledListener>();
   for (const l of root.listeners) {
-    const hosts = l.allowedHosts ?? (l.admin ? ['localhost', '127.0.0.1', '[::1]'] : undefined);
+    const hosts = l.allowedHosts ?? defaultAllowedHosts(l, root.routes);
     listeners.set(l.name, {
       config: l, table: new RouteTable<CompiledRoute>(), ids, hygiene, egress: listenerEgress.egress,
       allowedHosts: hosts ? new Set(hosts.map((h) => h.toLowerCase())) : undefined,
@@ -123,5 +142,5 @@ export async function compileGeneration(loaded: LoadedConfig, stages: readonly S
     const names = r.listeners ?? root.listeners.filter(servesRoutes).map((l) => l.name);
     for (const n of names) listeners.get(n)?.table.add(compiled, { path: r.path, methods: r.methods, host: r.host });
   }
-  return { id, loaded, listeners, trustedProxies: new IpSet(root.trustedProxies), stages: all };
+  return { id, loaded, listeners, trustedProxies: new IpSet(root.trustedProxies), forwardedHeader: root.forwardedHeader, stages: all };
 }

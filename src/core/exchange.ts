@@ -33,6 +33,8 @@ export class Exchange implements RequestContext {
   readonly generation: number;
   readonly startedAt = process.hrtime.bigint();
   bodyRead = false;
+  /** Called once when the body is first read (sends 100 Continue when the client asked for it). */
+  onBodyRead: (() => void) | undefined;
   /** Byte limit of the matched route (hygiene). */
   maxBodyBytes = 0;
   /** Structure limits of the matched route's JSON parse (validation). */
@@ -56,7 +58,8 @@ export class Exchange implements RequestContext {
     this.listener = listener;
     this.peerIp = peerIp;
     this.clientIp = peerIp;
-    this.method = (req.method ?? 'GET').toUpperCase();
+    // RFC 9110 §9.1: method names are case-sensitive; never normalised (HTTP/2 would otherwise accept `get`).
+    this.method = req.method ?? 'GET';
     this.httpVersion = req.httpVersion;
     this.tls = tls;
     this.generation = generation;
@@ -129,6 +132,8 @@ export class Exchange implements RequestContext {
 
   /** The request body as a stream, cut off with 413 past the route's limit. */
   requestStream(): Readable {
+    this.onBodyRead?.();
+    this.onBodyRead = undefined;
     const limit = this.maxBodyBytes;
     let size = 0;
     const guard = new Transform({

@@ -26,12 +26,15 @@ import { Keeper } from './keeper.ts';
 import { BuiltinRegistry, compileBuiltinStages, type BuiltinMount } from './builtin.ts';
 import { createAuthServer, type AuthServer } from '../auth-server/index.ts';
 import { createApiKeyService, type ApiKeyService } from '../accounts/api-keys.ts';
+import { normaliseIp } from './net/cidr.ts';
 import { openListener, type OpenListener } from './listeners.ts';
-import { egressContext, errorResponse, logExchange, match, prepare, runRoute, trackExchange, writeFor } from './runner.ts';
+import { egressContext, errorResponse, logExchange, match, prepare, runRoute, runUpgradePhase, trackExchange, writeFor } from './runner.ts';
 import { problemResponse, type OutboundResponse } from './respond.ts';
 import type { InboundRequest, Exchange } from './exchange.ts';
 import type { GatewayResponse, Stage, StageModule } from './stage.ts';
 import { writeRawResponse } from './raw-response.ts';
+
+const ACCESS_LOG_REDACT = ['authorization', 'cookie', 'token', 'password', 'secret', 'apiKey', 'query'];
 
 export interface GatewayOptions {
   readonly configFile: string;
@@ -75,13 +78,17 @@ export class Gateway {
   /** API keys (X-API-Key) for the authn stage: verified against the store with the keyring's pepper. */
   #apiKeys: ApiKeyService | undefined;
   #reloading: Promise<ReloadResult> | undefined;
+  #again: Promise<ReloadResult> | undefined;
   #closing: Promise<void> | undefined;
   #offEvents: () => void = () => undefined;
   readonly #answered = new WeakSet<Duplex>();
 
   private constructor(options: GatewayOptions, logger: Logger) {
     this.logger = logger;
-    this.#accessLog = logger.child({ log: 'access' });
+    // The access line is built by the runner from known fields (no headers, no query string, no
+    // body), so it needs no wildcard redaction — the costliest part of a log call. The exact keys
+    // below still guard what a stage's onLog might add.
+    this.#accessLog = logger.child({ log: 'access' }, { redact: { paths: ACCESS_LOG_REDACT, censor: '[REDACTED]' } });
     this.#stages = options.stages ?? STAGES;
     this.#configFile = path.resolve(options.configFile);
     this.#authn = options.authn;
@@ -209,7 +216,15 @@ export class Gateway {
 
   /** Loads the config file again and swaps it in atomically; an invalid one is refused. */
   reload(): Promise<ReloadResult> {
-    this.#reloading ??= this.#reload().finally(() => {
+    if (this.#reloading) {
+      // A change arrived while a reload was reading the file: run once more after it.
+      this.#again ??= this.#reloading.then(() => {
+        this.#again = undefined;
+        return this.reload();
+      });
+      return this.#again;
+    }
+    this.#reloading = this.#reload().finally(() => {
       this.#reloading = undefined;
     });
     return this.#reloading;
@@ -305,6 +320,13 @@ export class Gateway {
     const { ex, error } = prepare(gen, listener, open.info, req, open.store);
     let route: CompiledRoute | undefined;
     trackExchange(res, ex, this.#accessLog, () => route);
+    // RFC 9110 §10.1.1: 100 Continue only once a stage or the proxy actually reads the body, so that
+    // a request refused by routing or limits never has its body sent.
+    if (String(req.headers.expect ?? '').toLowerCase() === '100-continue') {
+      ex.onBodyRead = () => {
+        if (!res.headersSent) (res as { writeContinue(): void }).writeContinue();
+      };
+    }
     let response: GatewayResponse;
     let own = true;
     try {
@@ -321,6 +343,7 @@ export class Gateway {
           response = denied;
         } else if (builtin) {
           response = builtin;
+          own = false;
           ex.decision = 'reply';
         } else {
           const m = match(listener, ex);
@@ -336,6 +359,9 @@ export class Gateway {
       response = errorResponse(ex, err);
       own = true;
     }
+    // Answered before the whole body arrived (a 413, a 404 to a POST): close the HTTP/1.1
+    // connection after this response instead of reading the rest of the body for nothing.
+    if (req.httpVersionMajor === 1 && !req.complete && !res.headersSent) (res as { setHeader(n: string, v: string): void }).setHeader('connection', 'close');
     try {
       await writeFor(res, ex, response, own, egressContext(ex, listener, route, req.httpVersionMajor === 2));
     } finally {
@@ -422,13 +448,8 @@ export class Gateway {
         return fail(errorResponse(ex, new GatewayError('RAMPART_HYGIENE_UPGRADE_REFUSED', { reason: `upgrade to ${protocol.slice(0, 32)}` })));
       }
       ex.annotations.set('core.upgrade', protocol);
-      for (const stage of m.stages) {
-        if (stage.name === 'proxy' || !stage.onRequest) continue;
-        const d = await stage.onRequest(ex);
-        ex.entered.push(stage);
-        if (d.kind === 'deny' && stage.mode !== 'shadow') return fail(errorResponse(ex, d.error));
-        if (d.kind === 'reply') return fail(d.response);
-      }
+      const refused = await runUpgradePhase(ex, m, this.logger);
+      if (refused) return fail(refused);
       await m.upgrade(ex, socket, head);
       ex.decision = 'allow';
       logExchange(this.#accessLog, ex, route, 101, false);
@@ -459,7 +480,8 @@ export class Gateway {
           : new GatewayError('RAMPART_HYGIENE_BAD_REQUEST', { reason: code });
     const listener = this.#gen.listeners.get(name);
     const requestId = crypto.randomUUID();
-    this.logger.info({ log: 'access', listener: name, status: error.status, decision: 'deny', reason: error.code, parserError: code, requestId }, 'request refused by the HTTP parser');
+    const clientIp = normaliseIp((socket as { remoteAddress?: string }).remoteAddress ?? 'unknown');
+    this.logger.info({ log: 'access', listener: name, clientIp, status: error.status, decision: 'deny', reason: error.code, parserError: code, requestId }, 'request refused by the HTTP parser');
     if (!listener) return void socket.destroy();
     writeRawResponse(socket, problemResponse(error, requestId), {
       requestId, requestIdHeader: listener.ids.header, https: listener.config.protocol === 'https', egress: listener.egress, http2: false, method: 'GET',
@@ -480,6 +502,7 @@ export class Gateway {
     const left = this.inflight();
     if (left > 0) this.logger.warn({ inflight: left }, 'shutdown deadline reached; closing requests still in flight');
     await this.#teardown();
+    this.logger.info({ inflightLeft: left }, 'stopped');
   }
 
   async #teardown(): Promise<void> {
@@ -498,6 +521,6 @@ export class Gateway {
 }
 
 function listenerChanges(a: LoadedConfig, b: LoadedConfig): string | undefined {
-  const key = (c: LoadedConfig) => JSON.stringify(c.config.listeners.map((l) => [l.name, l.host, l.port, l.protocol, l.redirectTo, l.insecure, l.tls, l.http2, l.limits]));
+  const key = (c: LoadedConfig) => JSON.stringify(c.config.listeners.map((l) => [l.name, l.host, l.port, l.protocol, l.publicOrigin, l.redirectTo, l.insecure, l.admin, l.tls, l.http2, l.limits]));
   return key(a) === key(b) ? undefined : 'listeners changed';
 }

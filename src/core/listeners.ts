@@ -18,6 +18,7 @@ import type { InboundRequest } from './exchange.ts';
 import type { OutboundResponse } from './respond.ts';
 import type { ListenerInfo } from './context.ts';
 import { SlowClientGuard } from './slow-clients.ts';
+import { normaliseIp } from './net/cidr.ts';
 
 export interface ListenerHandlers {
   request(listener: string, req: InboundRequest, res: OutboundResponse): void;
@@ -94,6 +95,8 @@ export async function openListener(l: ListenerConfig, opts: { baseDir: string; d
       unknownProtocolTimeout: 10_000,
     };
     const h2 = http2.createSecureServer(options);
+    // HTTP/1.1 over this server: hygiene answers a missing Host (problem+json), not Node's bare 400.
+    (h2 as unknown as { requireHostHeader: boolean }).requireHostHeader = false;
     attachCertificateStore(h2, store);
     h2.on('session', (session) => {
       sessions.add(session);
@@ -156,14 +159,33 @@ export async function openListener(l: ListenerConfig, opts: { baseDir: string; d
         if (draining && n === 0) socket.destroySoon?.() ?? socket.end();
       });
     }
+    if (req.httpVersionMajor === 2) guardStream(req as http2.Http2ServerRequest);
     handlers.request(name, req, res);
+  };
+  // HTTP/2 streams get the same whole-request deadline as HTTP/1.1 requests: a stream trickling
+  // its body would otherwise hold an upstream connection for as long as it likes.
+  const guardStream = (req: http2.Http2ServerRequest) => {
+    if (req.complete) return;
+    const timer = setTimeout(() => {
+      if (req.complete) return;
+      logger.info({ listener: l.name, which: 'request', remoteAddress: req.socket?.remoteAddress }, 'slow client cut off');
+      req.stream.close(http2.constants.NGHTTP2_CANCEL);
+    }, limits.requestTimeoutMs);
+    timer.unref();
+    const clear = () => clearTimeout(timer);
+    req.once('end', clear);
+    req.once('close', clear);
   };
   if (l.protocol === 'http' && l.redirectTo) {
     const target = l.redirectTo.replace(/\/$/, '');
-    server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => redirect(target, req, res));
+    server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => redirect(target, req, res, logger.child({ log: 'access', listener: name })));
     server.on('upgrade', (_req: http.IncomingMessage, socket: Duplex) => socket.destroy());
   } else {
     server.on('request', onRequest);
+    // Expect: 100-continue goes through the pipeline (the continue is sent when the body is read);
+    // any other expectation is refused by hygiene with 417.
+    server.on('checkContinue', onRequest);
+    server.on('checkExpectation', onRequest);
     server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
       guard.release(socket as Socket);
       handlers.upgrade(name, req, socket, head);
@@ -211,10 +233,11 @@ function isHttp2Socket(socket: Socket, sessions: Set<http2.ServerHttp2Session>):
 }
 
 /** 308 to the configured origin; the path is kept only when it is a plain origin-form path. */
-function redirect(target: string, req: http.IncomingMessage, res: http.ServerResponse): void {
+function redirect(target: string, req: http.IncomingMessage, res: http.ServerResponse, accessLog: Logger): void {
   const url = req.url ?? '/';
   const safe = /^\/(?!\/)[\x21-\x7e]*$/.test(url) && !url.includes('\\') ? url : '/';
   res.writeHead(308, { location: target + safe, 'content-length': '0', 'cache-control': 'no-store', connection: 'close' });
   res.end();
   req.resume();
+  accessLog.info({ clientIp: normaliseIp(req.socket.remoteAddress ?? 'unknown'), method: String(req.method).slice(0, 16), path: safe.split('?')[0], status: 308, decision: 'reply', reason: 'redirect to HTTPS' });
 }

@@ -56,6 +56,11 @@ export function prepare(gen: Generation, listener: CompiledListener, info: Liste
   ex.traceId = ids.traceId;
   ex.traceparent = ids.traceparent;
   ex.maxBodyBytes = listener.hygiene.config.maxBodyBytes;
+  // S5: first, so that every denial below is logged and counted against the real client. Only the
+  // one header the trusted proxies are configured to set is read: a client's own Forwarded (or
+  // X-Forwarded-For) passed through untouched by a balancer never counts.
+  const fwd = str(req.headers[gen.forwardedHeader]);
+  ex.clientIp = resolveClientIp(peerIp, gen.forwardedHeader === 'forwarded' ? { forwarded: fwd } : { xForwardedFor: fwd }, gen.trustedProxies);
   const inspected = listener.hygiene.inspect({
     method: ex.method,
     url: (req as { url?: string }).url ?? '/',
@@ -73,17 +78,32 @@ export function prepare(gen: Generation, listener: CompiledListener, info: Liste
   ex.headers = inspected.headers;
   // S12: a listener limited to some host names (the admin listener: loopback names) refuses any
   // other Host — a DNS-rebinding page cannot reach it through the victim's browser.
-  if (listener.allowedHosts && !listener.allowedHosts.has(hostname(ex.host))) {
+  if (listener.allowedHosts && !hostAllowed(listener.allowedHosts, hostname(ex.host))) {
     return { ex, error: new GatewayError('RAMPART_HYGIENE_HOST_NOT_ALLOWED', { reason: `host ${hostname(ex.host).slice(0, 64)}` }) };
   }
-  ex.clientIp = resolveClientIp(peerIp, { forwarded: str(req.headers.forwarded), xForwardedFor: str(req.headers['x-forwarded-for']) }, gen.trustedProxies);
   return { ex };
+}
+
+function hostAllowed(allowed: ReadonlySet<string>, host: string): boolean {
+  if (allowed.has(host)) return true;
+  const dot = host.indexOf('.');
+  return dot > 0 && allowed.has(`*${host.slice(dot)}`);
 }
 
 /** Matches the route; sets route, params and the route's byte limit. */
 export function match(listener: CompiledListener, ex: Exchange): CompiledRoute | GatewayError {
   const host = ex.host.startsWith('[') ? ex.host.slice(0, ex.host.indexOf(']') + 1) : ex.host.replace(/:\d+$/, '');
-  const found = listener.table.find(ex.method, host, ex.path);
+  let found = listener.table.find(ex.method, host, ex.path);
+  // A CORS preflight (Fetch §3.2.2) asks about another method: it belongs to the route of that
+  // method, whose cors stage answers or refuses it; it never reaches an upstream.
+  const acrm = ex.headers['access-control-request-method'];
+  if (found.kind !== 'match' && ex.method === 'OPTIONS' && typeof acrm === 'string' && ex.headers.origin !== undefined) {
+    const target = listener.table.find(acrm, host, ex.path);
+    if (target.kind === 'match') {
+      found = target;
+      ex.annotations.set('core.preflight', true);
+    }
+  }
   if (found.kind === 'none') return new GatewayError('RAMPART_ROUTE_NOT_FOUND');
   if (found.kind === 'method') {
     return new GatewayError('RAMPART_ROUTE_METHOD_NOT_ALLOWED', { headers: { allow: found.allow.join(', ') } });
@@ -103,10 +123,16 @@ export function match(listener: CompiledListener, ex: Exchange): CompiledRoute |
   return route;
 }
 
-/** Runs the request phase of a route; returns the response to write and whether it is the gateway's own. */
-export async function runRoute(ex: Exchange, route: CompiledRoute, logger: Logger): Promise<{ response: GatewayResponse; own: boolean }> {
-  let response: GatewayResponse | undefined;
+type PhaseResult = { kind: 'denied'; response: GatewayResponse } | { kind: 'reply'; response: GatewayResponse } | { kind: 'through' };
+
+/**
+ * The request phase: each stage in order until one denies or replies. With `stopBefore`, stops
+ * (kind 'through') when that stage is reached — WebSocket upgrades run everything before the proxy
+ * through this same loop, principal and annotations included.
+ */
+async function requestPhase(ex: Exchange, route: CompiledRoute, logger: Logger, stopBefore?: string): Promise<PhaseResult> {
   for (const stage of route.stages) {
+    if (stage.name === stopBefore) return { kind: 'through' };
     if (!stage.onRequest) {
       ex.entered.push(stage);
       continue;
@@ -127,15 +153,20 @@ export async function runRoute(ex: Exchange, route: CompiledRoute, logger: Logge
         ex.annotations.set(`shadow.${stage.name}`, decision.error.code);
         continue;
       }
-      ex.decision = 'deny';
-      ex.reasonCode = decision.error.code;
-      return { response: problemResponse(decision.error, ex.requestId), own: true };
+      return { kind: 'denied', response: errorResponse(ex, decision.error) };
     }
-    response = decision.response;
     if (stage.name !== 'proxy') ex.decision = 'reply';
-    break;
+    return { kind: 'reply', response: decision.response };
   }
-  if (!response) throw new Error(`route ${route.info.id} has no stage that answers`);
+  return { kind: 'through' };
+}
+
+/** Runs the request phase of a route; returns the response to write and whether it is the gateway's own. */
+export async function runRoute(ex: Exchange, route: CompiledRoute, logger: Logger): Promise<{ response: GatewayResponse; own: boolean }> {
+  const r = await requestPhase(ex, route, logger);
+  if (r.kind === 'denied') return { response: r.response, own: true };
+  if (r.kind === 'through') throw new Error(`route ${route.info.id} has no stage that answers`);
+  const response = r.response;
   // Response phase: in reverse over the stages entered.
   for (let i = ex.entered.length - 1; i >= 0; i--) {
     const stage = ex.entered[i] as Stage;
@@ -144,12 +175,16 @@ export async function runRoute(ex: Exchange, route: CompiledRoute, logger: Logge
     if (d.kind === 'deny') {
       if (stage.mode === 'shadow') continue;
       if (response.body && !Buffer.isBuffer(response.body)) response.body.destroy();
-      ex.decision = 'deny';
-      ex.reasonCode = d.error.code;
-      return { response: problemResponse(d.error, ex.requestId), own: true };
+      return { response: errorResponse(ex, d.error), own: true };
     }
   }
   return { response, own: false };
+}
+
+/** The request phase of an upgrade, up to the proxy: a response to write, or undefined to go on. */
+export async function runUpgradePhase(ex: Exchange, route: CompiledRoute, logger: Logger): Promise<GatewayResponse | undefined> {
+  const r = await requestPhase(ex, route, logger, 'proxy');
+  return r.kind === 'through' ? undefined : r.response;
 }
 
 function applyPatch(ex: Exchange, stage: Stage, principal: Principal | undefined, annotations: Readonly<Record<string, unknown>> | undefined): void {
@@ -213,6 +248,7 @@ const EVENT_ACTIONS: Partial<Record<string, string>> = {
   RAMPART_HYGIENE_METHOD_NOT_SUPPORTED: 'hygiene.method_not_supported',
   RAMPART_HYGIENE_UPGRADE_REFUSED: 'hygiene.upgrade_refused',
   RAMPART_HYGIENE_REQUEST_TIMEOUT: 'hygiene.request_timeout',
+  RAMPART_HYGIENE_EXPECTATION_FAILED: 'hygiene.expectation_failed',
 };
 
 export function logExchange(accessLog: Logger, ex: Exchange, route: CompiledRoute | undefined, status: number, aborted: boolean): void {

@@ -25,6 +25,7 @@ export const CATALOG = {
   RAMPART_HYGIENE_TOO_MANY_HEADERS: { status: 431, title: 'Too many request header fields' },
   RAMPART_HYGIENE_BODY_TOO_LARGE: { status: 413, title: 'Request body too large' },
   RAMPART_HYGIENE_LENGTH_REQUIRED: { status: 411, title: 'Length or chunked encoding required' },
+  RAMPART_HYGIENE_EXPECTATION_FAILED: { status: 417, title: 'Expectation not supported' },
   RAMPART_HYGIENE_METHOD_NOT_SUPPORTED: { status: 501, title: 'Method not supported by the gateway' },
   RAMPART_HYGIENE_UPGRADE_REFUSED: { status: 400, title: 'Protocol upgrade not allowed on this route' },
   RAMPART_HYGIENE_REQUEST_TIMEOUT: { status: 408, title: 'Request not received in time' },

@@ -48,7 +48,9 @@ before(async () => {
       res.end();
       return;
     }
-    res.writeHead(200, { 'content-type': 'application/json' });
+    // A careless upstream that reflects any Origin with credentials: the gateway must not let it
+    // widen (or open) CORS.
+    res.writeHead(200, { 'content-type': 'application/json', 'access-control-allow-origin': String(req.headers.origin ?? '*'), 'access-control-allow-credentials': 'true' });
     res.end(JSON.stringify({ ok: true }));
   });
   wss = new WebSocketServer({ server: upstream });
@@ -73,7 +75,7 @@ routes:
   - { id: trailers, path: /trailers, methods: [GET], upstream: up }
   - id: cors
     path: /cors
-    methods: [GET, POST, OPTIONS]
+    methods: [GET, POST]
     upstream: up
     cors: { enabled: true, allowOrigins: ["https://app.example.com"], allowMethods: [GET, POST], allowCredentials: true }
   - { id: nocors, path: /nocors, methods: [GET, OPTIONS], upstream: up }
@@ -148,8 +150,13 @@ test('CORS is off unless a route enables it; preflights are answered by the gate
   assert.equal(simple.headers['access-control-allow-origin'], 'https://app.example.com');
   assert.match(String(simple.headers.vary), /Origin/);
   const other = await t.fetch('/cors', { headers: { origin: 'https://evil.example' } });
-  assert.equal(other.headers['access-control-allow-origin'], undefined);
+  assert.equal(other.headers['access-control-allow-origin'], undefined, 'the upstream reflection is stripped');
+  assert.equal(other.headers['access-control-allow-credentials'], undefined);
   assert.match(String(other.headers.vary), /Origin/);
+  const offReflect = await t.fetch('/nocors', { headers: { origin: 'https://evil.example' } });
+  assert.equal(offReflect.headers['access-control-allow-origin'], undefined);
+  const offPreflight = await t.fetch('/nocors', { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'GET' } });
+  assert.equal(offPreflight.status, 403, 'CORS off: a preflight is refused, not forwarded');
 });
 
 test('the insecure listener serves routes in plaintext, without HSTS, and was warned about', async () => {

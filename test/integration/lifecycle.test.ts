@@ -231,3 +231,30 @@ routes:
     bad.close();
   }
 });
+
+test('an HTTP/2 stream that trickles its body is cut off at the request deadline', async () => {
+  const echo = await startEcho();
+  const t = await startTestGateway(base(echo.url, '  - { id: up, path: /up, methods: [POST], upstream: echo, hygiene: { maxBodyBytes: 100000 } }'));
+  try {
+    const { default: http2 } = await import('node:http2');
+    const session = http2.connect(t.origin(), { ca: await t.ca() });
+    const started = Date.now();
+    const closedAfter = await new Promise<number>((resolve) => {
+      const s = session.request({ ':method': 'POST', ':path': '/up' }, { endStream: false });
+      const drip = setInterval(() => s.write('x'), 200);
+      s.on('close', () => {
+        clearInterval(drip);
+        resolve(Date.now() - started);
+      });
+      s.on('error', () => undefined);
+      s.resume();
+      setTimeout(() => s.close(), 10_000).unref();
+    });
+    session.close();
+    assert.ok(closedAfter < 8000, `closed after ${closedAfter} ms (request deadline 3000 ms)`);
+    assert.equal(echo.received.filter((r) => r.url === '/up').length, 0, 'the trickled request never completed upstream');
+  } finally {
+    await t.close();
+    await echo.close();
+  }
+});

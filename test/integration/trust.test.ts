@@ -70,3 +70,38 @@ test('S12: the admin listener answers only loopback host names (DNS rebinding)',
   const routes = await t.fetch('/echo', { listener: 'admin' });
   assert.equal(routes.status, 404, 'routes are not served on the admin listener');
 });
+
+test('S5: only the configured forwarding header is read; a client-supplied Forwarded is ignored', async () => {
+  const res = await t.fetch('/local', { headers: { 'x-forwarded-for': '198.51.100.9', forwarded: 'for=127.0.0.9' } });
+  assert.equal(res.status, 403, 'a forged Forwarded next to the real X-Forwarded-For cannot pass the filter');
+});
+
+test('header names with underscores and method overrides never reach the upstream', async () => {
+  const res = await t.fetch('/echo', { headers: { rampart_identity: 'forged', x_forwarded_for: '1.2.3.4', 'x-http-method-override': 'DELETE', 'x-method-override': 'DELETE' } });
+  const seen = res.json().headers;
+  for (const h of ['rampart_identity', 'x_forwarded_for', 'x-http-method-override', 'x-method-override']) assert.equal(seen[h], undefined, h);
+});
+
+test('a listener with a publicOrigin refuses other Host values (host-header poisoning)', async () => {
+  const { startTestGateway: start } = await import('../helpers/gateway.ts');
+  const g = await start(`
+listeners:
+  - { name: public, port: 0, protocol: https, publicOrigin: "https://api.example.com", tls: { dev: true } }
+upstreams:
+  - { id: echo, targets: [{ url: ${echo.url} }] }
+routes:
+  - { id: echo, path: /echo, methods: [GET], upstream: echo }
+`);
+  try {
+    const ca = await g.ca();
+    const evil = await rawRequest(g.port(), 'GET /echo HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n', { ca });
+    assert.equal(evil.status, 421);
+    const ok = await rawRequest(g.port(), 'GET /echo HTTP/1.1\r\nHost: api.example.com\r\nConnection: close\r\n\r\n', { ca });
+    assert.equal(ok.status, 200);
+    assert.equal(JSON.parse(ok.body).headers['x-forwarded-host'], 'api.example.com');
+    const loop = await rawRequest(g.port(), 'GET /echo HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n', { ca });
+    assert.equal(loop.status, 200, 'dev mode also answers loopback names');
+  } finally {
+    await g.close();
+  }
+});

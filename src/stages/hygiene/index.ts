@@ -36,12 +36,19 @@ export interface Inspected {
 
 /** RFC 9110 §7.6.1 and RFC 9113 §8.2.2: connection-specific fields never cross the gateway. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authorization', 'proxy-authenticate', 'http2-settings']);
-const UNSUPPORTED_METHODS = new Set(['TRACE', 'TRACK', 'CONNECT', 'DEBUG']);
+const SUPPORTED_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+/**
+ * Method overrides let a client turn the checked GET into a DELETE at frameworks that honour them
+ * (Express, Symfony, Rails): never forwarded (OWASP API5).
+ */
+const METHOD_OVERRIDES = new Set(['x-http-method-override', 'x-http-method', 'x-method-override']);
 const HOST = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*|\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-f:.]+\])(?::\d{1,5})?$/;
 
 export function inspect(raw: RawRequest, config: HygieneConfig): Inspected | GatewayError {
-  if (UNSUPPORTED_METHODS.has(raw.method)) {
-    return new GatewayError('RAMPART_HYGIENE_METHOD_NOT_SUPPORTED', { reason: `method ${raw.method}` });
+  // RFC 9110 §15.6.2: a method the gateway does not implement is 501 — TRACE and CONNECT never,
+  // and nothing outside the standard set (case-sensitive, §9.1: `get` is not GET).
+  if (!SUPPORTED_METHODS.has(raw.method)) {
+    return new GatewayError('RAMPART_HYGIENE_METHOD_NOT_SUPPORTED', { reason: `method ${raw.method.slice(0, 32)}` });
   }
   if (Buffer.byteLength(raw.url) > config.maxUrlBytes) {
     return new GatewayError('RAMPART_HYGIENE_URI_TOO_LONG', { detail: `The request target exceeds ${config.maxUrlBytes} bytes.` });
@@ -54,6 +61,10 @@ export function inspect(raw: RawRequest, config: HygieneConfig): Inspected | Gat
   for (const s of raw.rawHeaders) bytes += s.length + 2;
   if (bytes > config.maxHeaderBytes) {
     return new GatewayError('RAMPART_HYGIENE_HEADERS_TOO_LARGE', { detail: `Header fields may total at most ${config.maxHeaderBytes} bytes.` });
+  }
+  const expect = raw.headers.expect;
+  if (expect !== undefined && String(expect).toLowerCase() !== '100-continue') {
+    return new GatewayError('RAMPART_HYGIENE_EXPECTATION_FAILED', { reason: 'unsupported Expect' });
   }
   // Only origin-form targets (RFC 9112 §3.2.1); absolute-form and asterisk-form are for proxies.
   if (!raw.url.startsWith('/')) return new GatewayError('RAMPART_HYGIENE_PATH_INVALID', { detail: 'Only origin-form request targets are accepted.' });
@@ -79,6 +90,10 @@ export function inspect(raw: RawRequest, config: HygieneConfig): Inspected | Gat
     if (name.startsWith(':')) continue;
     if (HOP_BY_HOP.has(name) || connectionTokens.has(name)) continue;
     if (name.startsWith('rampart-')) continue; // S2: a client can never forge Rampart-* headers
+    // CGI-style servers (WSGI, Rack, PHP) map '-' and '_' to one variable: Rampart_Identity or
+    // X_Forwarded_For would shadow what the gateway sets. Dropped, as nginx does by default.
+    if (name.includes('_')) continue;
+    if (METHOD_OVERRIDES.has(name)) continue;
     headers[name] = value;
   }
   return { path: norm.path, query, host, headers };
