@@ -83,6 +83,6 @@ describe('users service', () => {
     assert.equal((await h.call('DELETE', '/users/alice', { as: admin })).status, 204);
     const put = await h.call('PUT', '/users/admin', { as: admin, body: {} });
     assert.equal(put.status, 405);
-    assert.equal(put.headers.get('allow'), 'GET, PATCH, DELETE');
+    assert.equal(put.headers.get('allow'), 'GET, PATCH, DELETE, HEAD');
   });
 });
