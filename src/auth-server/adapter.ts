@@ -116,7 +116,7 @@ export class StoreAdapter {
     const meta: Payload = { ...c.metadata, client_id: c.clientId };
     // The secret itself is never stored (S4): the hash stands in the metadata, and
     // compareClientSecret (provider.ts) verifies against it.
-    if (c.secretHash) meta.client_secret = c.secretHash;
+    if (c.secretHash) meta.client_secret = c.secretHash.startsWith('sha256:') ? c.secretHash : `sha256:${c.secretHash}`;
     return meta;
   }
 }

@@ -30,18 +30,32 @@ test('loadSigningKeys: another master key cannot open them', async () => {
   await assert.rejects(loadSigningKeys(store.oidc, other, 1000), /master key/);
 });
 
-test('rotateSigningKeys: new current key first, old kept in the JWKS until its tokens expired, then dropped', async () => {
+test('rotateSigningKeys: the new key is published at once, signs from its activation; the old one stays until its tokens expired', async () => {
   const store = createMemoryStore();
   const keyring = createKeyring(randomBytes(32));
   const before = await loadSigningKeys(store.oidc, keyring, 1000);
-  const after = await rotateSigningKeys(store.oidc, keyring, 2000, 3660);
-  assert.equal(after.keys.length, 2);
-  assert.notEqual(after.keys[0]?.kid, before.keys[0]?.kid);
-  assert.equal(after.keys[1]?.kid, before.keys[0]?.kid);
-  assert.notEqual(after.version, before.version);
-  assert.deepEqual(publicJwks(await loadSigningKeys(store.oidc, keyring, 5000)).keys.map((k) => k.kid), after.keys.map((k) => k.kid));
-  const later = await loadSigningKeys(store.oidc, keyring, 2000 + 3661);
-  assert.deepEqual(later.keys.map((k) => k.kid), [after.keys[0]?.kid]);
+  const oldKid = before.keys[0]?.kid;
+  const { set, added } = await rotateSigningKeys(store.oidc, keyring, 2000, 3660, 60);
+  assert.equal(added.activatesAt, 2060);
+  assert.deepEqual(set.keys.map((k) => k.kid), [oldKid, added.kid], 'published, but the old key still signs');
+  assert.equal(publicJwks(set).keys.length, 2);
+  const active = await loadSigningKeys(store.oidc, keyring, 2060);
+  assert.deepEqual(active.keys.map((k) => k.kid), [added.kid, oldKid], 'from its activation the new key signs');
+  assert.notEqual(active.version, set.version, 'instances see the switch as a change');
+  const later = await loadSigningKeys(store.oidc, keyring, 2060 + 3661);
+  assert.deepEqual(later.keys.map((k) => k.kid), [added.kid], 'dropped once its tokens expired');
+});
+
+test('rotateSigningKeys: immediate activation, twice in a row', async () => {
+  const store = createMemoryStore();
+  const keyring = createKeyring(randomBytes(32));
+  await loadSigningKeys(store.oidc, keyring, 1000);
+  const a = await rotateSigningKeys(store.oidc, keyring, 2000, 600);
+  const b = await rotateSigningKeys(store.oidc, keyring, 2001, 600);
+  assert.equal(b.set.keys[0]?.kid, b.added.kid);
+  assert.equal(b.set.keys.length, 3);
+  assert.ok(b.set.keys.some((k) => k.kid === a.added.kid));
+  assert.ok(providerJwks(b.set, keyring).keys.every((k) => typeof k.d === 'string'));
 });
 
 test('loadSigningKeys: keys sealed by an older master key are resealed with the newest', async () => {

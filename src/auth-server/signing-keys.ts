@@ -3,9 +3,11 @@
  * the store (so every gateway instance signs with the same key and publishes the same JWKS),
  * private parts sealed with the keyring ('signing-keys', associated data = the key id, S4).
  *
- * `rampart keys rotate-signing` makes a new current key; the old one is retired but stays in the
- * JWKS (and in the provider's key set) until every token it signed has expired, then is dropped.
- * Running instances notice the change by polling (authServer.keyPollSeconds).
+ * `rampart keys rotate-signing` adds a new key that is published at once but signs only from
+ * `activatesAt` (two polling periods later: every instance, and every JWKS cache of the authn stage,
+ * knows it before any token carries it); the old key then stops signing but stays in the JWKS until
+ * every token it signed has expired, and is dropped after. Instances notice changes by polling
+ * (authServer.keyPollSeconds).
  */
 import { createHash, generateKeyPairSync, type JsonWebKey } from 'node:crypto';
 import type { Keyring } from '../secrets/keyring.ts';
@@ -23,13 +25,15 @@ export interface StoredSigningKey {
   readonly createdAt: number;
   readonly publicJwk: PublicEcJwk;
   readonly sealed: string;
-  /** Set when rotated out; dropped once `dropAfter` has passed. */
+  /** A key added by a rotation signs from then on (published before). */
+  readonly activatesAt?: number;
+  /** Set when rotated out: it stops signing then, and is dropped once `dropAfter` has passed. */
   readonly retiredAt?: number;
   readonly dropAfter?: number;
 }
 
 export interface SigningKeySet {
-  /** Current first: oidc-provider signs with the first key of an algorithm. */
+  /** The signing key first (oidc-provider signs with the first key of an algorithm), then the others. */
   readonly keys: readonly StoredSigningKey[];
   /** Changes whenever the set changes (polling compares it). */
   readonly version: string;
@@ -43,8 +47,20 @@ export function generateStoredKey(keyring: Keyring, now: number): StoredSigningK
   return { kid, alg: 'ES256', createdAt: now, publicJwk, sealed: keyring.seal(PURPOSE, JSON.stringify(jwk), kid) };
 }
 
+/** The key that signs at `now`: the newest active one that is not retired yet. */
+function signingKey(keys: readonly StoredSigningKey[], now: number): StoredSigningKey | undefined {
+  const usable = keys.filter((k) => (k.activatesAt ?? 0) <= now && (k.retiredAt === undefined || k.retiredAt > now));
+  const pool = usable.length ? usable : keys.filter((k) => (k.activatesAt ?? 0) <= now);
+  return [...pool].sort((a, b) => (b.activatesAt ?? b.createdAt) - (a.activatesAt ?? a.createdAt))[0] ?? keys[0];
+}
+
+function ordered(keys: readonly StoredSigningKey[], now: number): StoredSigningKey[] {
+  const first = signingKey(keys, now);
+  return first ? [first, ...keys.filter((k) => k !== first)] : [...keys];
+}
+
 function versionOf(keys: readonly StoredSigningKey[]): string {
-  return createHash('sha256').update(keys.map((k) => `${k.kid}:${k.retiredAt ?? ''}`).join(',')).digest('base64url').slice(0, 16);
+  return createHash('sha256').update(keys.map((k) => k.kid).join(',')).digest('base64url').slice(0, 16);
 }
 
 function parse(payload: Readonly<Record<string, unknown>>): StoredSigningKey[] | undefined {
@@ -88,19 +104,23 @@ export async function loadSigningKeys(store: OidcStore, keyring: Keyring, now: n
     return { ...k, sealed: keyring.reseal(PURPOSE, k.sealed, k.kid) };
   });
   if (changed) await write(store, resealed, now);
-  return { keys: resealed, version: versionOf(resealed) };
+  const keys2 = ordered(resealed, now);
+  return { keys: keys2, version: versionOf(keys2) };
 }
 
 /**
  * A new current key; the previous ones are retired and kept `keepSeconds` (the longest access
  * token lifetime plus clock skew) so that tokens they signed still verify until they expire.
  */
-export async function rotateSigningKeys(store: OidcStore, keyring: Keyring, now: number, keepSeconds: number): Promise<SigningKeySet> {
+export async function rotateSigningKeys(store: OidcStore, keyring: Keyring, now: number, keepSeconds: number, activateAfter = 0): Promise<{ set: SigningKeySet; added: StoredSigningKey }> {
   const current = (await loadSigningKeys(store, keyring, now)).keys;
-  const retired = current.map((k) => (k.retiredAt === undefined ? { ...k, retiredAt: now, dropAfter: now + keepSeconds } : k));
-  const keys = [generateStoredKey(keyring, now), ...retired];
+  const switchAt = now + activateAfter;
+  const retired = current.map((k) => (k.retiredAt === undefined ? { ...k, retiredAt: switchAt, dropAfter: switchAt + keepSeconds } : k));
+  const added: StoredSigningKey = { ...generateStoredKey(keyring, now), activatesAt: switchAt };
+  const keys = [added, ...retired];
   await write(store, keys, now);
-  return { keys, version: versionOf(keys) };
+  const set = ordered(keys, now);
+  return { set: { keys: set, version: versionOf(set) }, added };
 }
 
 /** Private JWKs for oidc-provider's `jwks` (the current key first). */

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { runCheck } from './check.ts';
 import { runStart } from './start.ts';
 import { ACCOUNT_COMMANDS, commandOf, runAccountCommand } from './accounts/index.ts';
+import { runLoginCommand } from '../auth-server/cli.ts';
 
 const USAGE = `Usage: rampart <command> [options]
 
@@ -17,7 +18,8 @@ Commands:
   check [FILE]       validate and compile a config without listening (exit 0 valid, 1 invalid)
   users ...          add, list, disable, enable, reset-mfa, reset-password (rampart users --help)
   clients ...        OAuth clients: add, list, remove (rampart clients --help)
-  keys ...           API keys: create, list, revoke (rampart keys --help)
+  keys ...           API keys: create, list, revoke; rotate-signing (rampart keys --help)
+  login              a token for the command line from the built-in authorization server (device flow)
   version            print the version
   help               this text
 
@@ -34,6 +36,7 @@ export function version(): string {
 export async function main(argv: string[]): Promise<number> {
   // users/clients/keys have their own options: parsed by their own module.
   if (ACCOUNT_COMMANDS.has(commandOf(argv) ?? '')) return runAccountCommand(argv);
+  if (commandOf(argv) === 'login') return runLoginCommand(argv);
   let parsed;
   try {
     parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: { config: { type: 'string' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } } });

@@ -41,7 +41,7 @@ const ALLOWED: Record<string, Record<string, readonly string[]>> = {
     add: ['roles', 'display-name', 'email', 'password-stdin'], list: ['json'], disable: ['reason'], enable: [], 'reset-mfa': [], 'reset-password': [],
   },
   clients: { add: ['redirect-uri', 'grant-types', 'public', 'scope', 'roles', 'name'], list: ['json'], remove: [] },
-  keys: { create: ['name', 'roles', 'scopes', 'expires'], list: ['json'], revoke: ['reason'] },
+  keys: { create: ['name', 'roles', 'scopes', 'expires'], list: ['json'], revoke: ['reason'], 'rotate-signing': [] },
 };
 
 const USAGES: Record<string, string> = { users: USERS_USAGE, clients: CLIENTS_USAGE, keys: KEYS_USAGE };

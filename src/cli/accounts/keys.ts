@@ -4,12 +4,14 @@
  * after `revoke` (deny-list).
  */
 import { createApiKeyService } from '../../accounts/api-keys.ts';
+import { rotateSigning } from '../../auth-server/cli.ts';
 import { isoTime, list, roles, subjectId, table, UsageError, type CliContext } from './context.ts';
 import type { UsersArgs } from './users.ts';
 
 export const KEYS_USAGE = `rampart keys create --name NAME --roles R1,R2 [--scopes S1,S2] [--expires 90d|12h|2027-01-31|never]
 rampart keys list [--json]
 rampart keys revoke ID [--reason TEXT]
+rampart keys rotate-signing          (the authorization server's token signing key)
 `;
 
 /** Default lifetime of a key when --expires is not given: keys that never expire are explicit. */
@@ -43,6 +45,9 @@ export async function runKeys(ctx: CliContext, sub: string, args: UsersArgs): Pr
   const svc = createApiKeyService({ store: ctx.store, keyring: ctx.keyring });
   try {
     switch (sub) {
+      case 'rotate-signing':
+        if (args.positionals.length) throw new UsageError('keys rotate-signing takes no arguments');
+        return await rotateSigning({ authServer: ctx.loaded.config.authServer, store: ctx.store, keyring: ctx.keyring, out: ctx.out, err: ctx.err, audit: (a, t, d) => ctx.audit(a, t, d) });
       case 'create': {
         if (args.positionals.length) throw new UsageError('keys create takes no arguments besides its options');
         const name = v.name;

@@ -5,7 +5,7 @@
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import { API, Browser, REDIRECT, WEB_CLIENT, addUser, authorizeUrl, browserLogin, pkce, startAuthGateway, tokenRequest, totpNow, type AuthGateway } from '../../helpers/auth.ts';
 import { createKeyring } from '../../../src/secrets/keyring.ts';
@@ -25,6 +25,11 @@ before(async () => {
   await g.store.clients.create({
     clientId: 'svc', secretHash: hashClientSecret(SVC_SECRET), roles: [], disabled: false, createdAt: 1,
     metadata: { grant_types: ['client_credentials'], redirect_uris: [], response_types: [], token_endpoint_auth_method: 'client_secret_basic', scope: 'orders:read orders:write' },
+  });
+  // As `rampart clients add` stores it: SHA-256 hex of the secret, and the secret sealed.
+  await g.store.clients.create({
+    clientId: 'svc-cli', secretHash: createHash('sha256').update(SVC_SECRET).digest('hex'), secretSealed: keyring.seal('client-secrets', SVC_SECRET, 'svc-cli'), roles: [], disabled: false, createdAt: 1,
+    metadata: { grant_types: ['client_credentials'], redirect_uris: [], response_types: [], token_endpoint_auth_method: 'client_secret_basic', scope: 'orders:read' },
   });
   b = new Browser(await g.ca(), g.base);
 });
@@ -171,6 +176,14 @@ test('client credentials: a JWT for the API, sub = client_id, no grant or user c
   assert.equal(at.auth_time, undefined);
   assert.equal(at.grant_id, undefined);
   assert.equal(r.json.refresh_token, undefined);
+});
+
+test('client credentials: a client added by `rampart clients add` (hashed secret) authenticates with client_secret_post too', async () => {
+  const r = await tokenRequest(b, g.issuer, { grant_type: 'client_credentials', scope: 'orders:read', resource: API, client_id: 'svc-cli', client_secret: SVC_SECRET });
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+  assert.equal(decodeJwt(r.json.access_token).sub, 'svc-cli');
+  const wrong = await tokenRequest(b, g.issuer, { grant_type: 'client_credentials', resource: API, client_id: 'svc-cli', client_secret: `${SVC_SECRET}x` });
+  assert.equal(wrong.status, 401);
 });
 
 test('client credentials: a wrong secret, an unknown or a public client → 401 invalid_client', async () => {
