@@ -12,7 +12,9 @@ import { startTestGateway } from '../helpers/gateway.ts';
 
 async function slowUpstream() {
   let closed = 0;
+  let arrived = 0;
   const server = http.createServer((req, res) => {
+    arrived++;
     req.on('close', () => {
       if (!res.writableEnded) closed++;
     });
@@ -21,7 +23,13 @@ async function slowUpstream() {
     }, 1500);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, closed: () => closed, close: () => { server.closeAllConnections(); server.close(); } };
+  // Waits (bounded) until the upstream has received n requests: the client hangs up only once its
+  // request is really in the upstream's hands, however loaded the machine is.
+  const arrivedAt = async (n: number) => {
+    const deadline = Date.now() + 10_000;
+    while (arrived < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  };
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, closed: () => closed, arrivedAt, close: () => { server.closeAllConnections(); server.close(); } };
 }
 
 const cfg = (url: string) => `
@@ -42,10 +50,10 @@ test('a client that hangs up (HTTP/1.1 and HTTP/2) while the upstream is slow: n
     await new Promise<void>((resolve) => {
       const s = tls.connect({ port: t.port(), host: '127.0.0.1', servername: 'localhost', ca, ALPNProtocols: ['http/1.1'] }, () => {
         s.write('GET /slow HTTP/1.1\r\nHost: localhost\r\nx-request-id: abort-h1\r\n\r\n');
-        setTimeout(() => {
+        void up.arrivedAt(1).then(() => {
           s.destroy();
           resolve();
-        }, 200);
+        });
       });
       s.on('error', () => undefined);
     });
@@ -53,9 +61,11 @@ test('a client that hangs up (HTTP/1.1 and HTTP/2) while the upstream is slow: n
     const session = http2.connect(t.origin(), { ca });
     const stream = session.request({ ':path': '/slow', 'x-request-id': 'abort-h2' });
     stream.on('error', () => undefined);
-    await new Promise((r) => setTimeout(r, 200));
+    await up.arrivedAt(2);
     stream.close(http2.constants.NGHTTP2_CANCEL);
-    await new Promise((r) => setTimeout(r, 2000));
+    // Bounded wait for the gateway to notice both and settle.
+    const settle = Date.now() + 10_000;
+    while ((up.closed() < 2 || t.gw.inflight() > 0) && Date.now() < settle) await new Promise((r) => setTimeout(r, 20));
     session.close();
     // Still alive and serving.
     const again = await t.fetch('/slow');
