@@ -12,6 +12,9 @@ import { IDENTITY_JWKS_PATH } from '../../src/identity/claims.ts';
 import { startGateway, runUntilSignalled } from '../../src/cli/start.ts';
 import { start as startUsers } from './services/users.ts';
 import { start as startOrders } from './services/orders.ts';
+import { seedDemoUsers } from './seed.ts';
+import { loadMasterKey } from '../../src/secrets/master-key.ts';
+import { createKeyring } from '../../src/secrets/keyring.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const configFile = process.env.RAMPART_CONFIG ?? path.join(here, 'rampart.yaml');
@@ -45,6 +48,11 @@ async function main(): Promise<number> {
     return 1;
   }
   const rel = path.relative(process.cwd(), dev.caCertPath) || dev.caCertPath;
+  // Demo accounts (first start only): one-time passwords printed once, changed at first login.
+  const issuer = gw.authServer?.issuer ?? `${ORIGIN}/auth`;
+  const keyring = createKeyring(await loadMasterKey({ dataDir, dev: true, value: undefined }));
+  const seeded = await seedDemoUsers(gw.store, keyring, issuer);
+  const accounts = seeded.map((u) => (u.oneTimePassword ? `    ${u.username.padEnd(6)} one-time password ${u.oneTimePassword}` : `    ${u.username.padEnd(6)} (exists: rampart users reset-password ${u.username} --config examples/demo/rampart.yaml)`));
   process.stderr.write(
     [
       '',
@@ -59,6 +67,14 @@ async function main(): Promise<number> {
       `    curl --cacert ${rel} ${ORIGIN}/api/health`,
       `    curl --cacert ${rel} -i ${ORIGIN}/api/orders`,
       `    curl --cacert ${rel} ${ORIGIN}/.well-known/rampart/identity-jwks.json`,
+      '',
+      `  Authorization server ${issuer} (password, then an authenticator app: enrol at first login)`,
+      ...accounts,
+      '',
+      '  A token on the command line (device flow), then call the API:',
+      '    TOKEN=$(npx rampart login --config examples/demo/rampart.yaml)',
+      `    curl --cacert ${rel} -H "Authorization: Bearer $TOKEN" ${ORIGIN}/api/orders`,
+      '  In a browser (authorization code + PKCE): node examples/demo/browser-login.ts',
       '',
       '  Ctrl-C stops the gateway (requests in flight finish) and the services.',
       '',
