@@ -83,13 +83,15 @@ const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]'];
  * name, and loopback names in dev mode — so a forged Host never reaches an upstream as
  * X-Forwarded-Host (host-header poisoning of reset links and redirects). Otherwise any host.
  */
-function defaultAllowedHosts(l: ListenerConfig, routes: readonly RouteConfig[]): string[] | undefined {
+function defaultAllowedHosts(l: ListenerConfig, routes: readonly RouteConfig[], authHost?: string): string[] | undefined {
   if (l.admin) return LOOPBACK_NAMES;
   if (!l.publicOrigin) return undefined;
   const own = new URL(l.publicOrigin).hostname;
   const hosts = new Set([own]);
   for (const r of routes) if (r.host && (!r.listeners || r.listeners.includes(l.name))) hosts.add(r.host.toLowerCase().replace(/:\d+$/, ''));
   if (l.tls?.dev) for (const h of LOOPBACK_NAMES) hosts.add(h);
+  // S1: the authorization server answers on its own host (its issuer's) on the same listeners.
+  if (authHost) hosts.add(authHost);
   return [...hosts];
 }
 
@@ -108,7 +110,7 @@ export async function compileGeneration(loaded: LoadedConfig, stages: readonly S
   const routeModules = stages.filter((s) => !PRE_ROUTE.has(s.name) && ORDER.has(s.name)).sort((a, b) => (ORDER.get(a.name) ?? 0) - (ORDER.get(b.name) ?? 0));
   const listeners = new Map<string, CompiledListener>();
   for (const l of root.listeners) {
-    const hosts = l.allowedHosts ?? defaultAllowedHosts(l, root.routes);
+    const hosts = l.allowedHosts ?? defaultAllowedHosts(l, root.routes, root.authServer ? new URL(root.authServer.issuer).hostname.toLowerCase() : undefined);
     listeners.set(l.name, {
       config: l, table: new RouteTable<CompiledRoute>(), ids, hygiene, egress: listenerEgress.egress,
       allowedHosts: hosts ? new Set(hosts.map((h) => h.toLowerCase())) : undefined,
