@@ -315,3 +315,35 @@ test('responseContract: shadow passes the response unchanged and says so', async
   assert.ok(r.json().method === 'GET', 'the echo body passed unchanged');
   assert.ok(events.some((e) => e['event.action'] === 'validation.response_invalid' && e['rampart.mode'] === 'shadow'));
 });
+
+test('a broken OpenAPI document stops the start with its file, line and JSON pointer; a reload with one is refused', async () => {
+  const broken = fixture('shop.yaml').replace("schema: { $ref: '#/components/schemas/NewOrder' }", "schema: { $ref: '#/components/schemas/NoSuchOrder' }");
+  const yaml = `
+listeners:
+  - { name: public, port: 0, protocol: https, tls: { dev: true } }
+upstreams:
+  - { id: shop, targets: [{ url: ${echo.url} }], openapi: { document: shop.yaml, basePath: /api } }
+defaults:
+  validation: { responseContract: shadow }
+routes:
+  - { id: api, path: "/api/*", upstream: shop, stripPrefix: /api }
+`;
+  await assert.rejects(startTestGateway(yaml, { files: { 'shop.yaml': broken } }), (e: Error) => {
+    assert.equal(e.name, 'ConfigError');
+    assert.match(e.message, /shop\.yaml:\d+:\d+: #\/paths\/~1orders\/post\/requestBody\/content\/application~1json\/schema\/\$ref: unresolved reference "#\/components\/schemas\/NoSuchOrder"/);
+    return true;
+  });
+  const g = await startTestGateway(yaml, { files: { 'shop.yaml': fixture('shop.yaml') } });
+  try {
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(`${g.dir}/shop.yaml`, broken);
+    const r = await g.gw.reload();
+    assert.equal(r.ok, false);
+    assert.ok(r.problems.some((p) => p.file.endsWith('shop.yaml') && p.path.startsWith('#/paths/~1orders')));
+    const order = await g.fetch('/api/orders', { method: 'POST', ...json({ items: [{ sku: 'BOOK-001', quantity: 1 }] }) });
+    assert.equal(order.status, 200, 'the previous, complete document keeps validating');
+    assert.equal((await g.fetch('/api/orders', { method: 'POST', ...json({ items: [], x: 1 }) })).status, 422);
+  } finally {
+    await g.close();
+  }
+});

@@ -68,6 +68,8 @@ class Parser {
   readonly limits: JsonLimits;
   readonly maxDepth: number;
   i = 0;
+  /** Member names and indices down to the current value: the pointer of an error. */
+  readonly path: Array<string | number> = [];
 
   constructor(s: string, limits: JsonLimits) {
     this.s = s;
@@ -75,11 +77,15 @@ class Parser {
     this.maxDepth = Math.min(limits.maxDepth, MAX_DEPTH);
   }
 
+  fail(rule: JsonRule): JsonParseError {
+    return new JsonParseError(rule, this.path.map((seg) => `/${pointerSegment(seg)}`).join(''));
+  }
+
   document(): unknown {
     this.ws();
     const v = this.value(0, undefined);
     this.ws();
-    if (this.i !== this.s.length) throw new JsonParseError('syntax');
+    if (this.i !== this.s.length) throw this.fail('syntax');
     return v;
   }
 
@@ -96,84 +102,85 @@ class Parser {
   }
 
   value(depth: number, parentKey: string | undefined): unknown {
-    const c = this.s.charCodeAt(this.i);
+    const s = this.s;
+    const c = s.charCodeAt(this.i);
+    if (c === CH.quote) return this.string();
     if (c === 0x7b) return this.object(depth + 1, parentKey);
     if (c === 0x5b) return this.array(depth + 1);
-    if (c === CH.quote) return this.string();
     if (c === CH.minus || (c >= CH.zero && c <= CH.nine)) return this.number();
-    if (this.s.startsWith('true', this.i)) return (this.i += 4), true;
-    if (this.s.startsWith('false', this.i)) return (this.i += 5), false;
-    if (this.s.startsWith('null', this.i)) return (this.i += 4), null;
-    throw new JsonParseError('syntax');
+    if (c === 0x74 && s.startsWith('true', this.i)) return (this.i += 4), true;
+    if (c === 0x66 && s.startsWith('false', this.i)) return (this.i += 5), false;
+    if (c === 0x6e && s.startsWith('null', this.i)) return (this.i += 4), null;
+    throw this.fail('syntax');
   }
 
   object(depth: number, parentKey: string | undefined): Record<string, unknown> {
-    if (depth > this.maxDepth) throw new JsonParseError('depth');
+    if (depth > this.maxDepth) throw this.fail('depth');
+    const s = this.s;
+    const path = this.path;
     this.i++; // {
     const out: Record<string, unknown> = {};
-    this.ws();
-    if (this.s.charCodeAt(this.i) === 0x7d) {
+    if (s.charCodeAt(this.i) <= 0x20) this.ws();
+    if (s.charCodeAt(this.i) === 0x7d) {
       this.i++;
       return out;
     }
+    const maxProperties = this.limits.maxProperties;
     let count = 0;
     for (;;) {
-      if (this.s.charCodeAt(this.i) !== CH.quote) throw new JsonParseError('syntax');
+      if (s.charCodeAt(this.i) !== CH.quote) throw this.fail('syntax');
       const key = this.string();
-      try {
-        if (++count > this.limits.maxProperties) throw new JsonParseError('property-count');
-        // Prototype pollution: a member named __proto__ (JSON.parse makes it an own property, but
-        // any merge downstream turns it into a prototype change), and constructor.prototype.
-        if (key === '__proto__' || (key === 'prototype' && parentKey === 'constructor')) throw new JsonParseError('prototype-key');
-        if (Object.hasOwn(out, key)) throw new JsonParseError('duplicate-key'); // RFC 7493 §2.3
-        this.ws();
-        if (this.s.charCodeAt(this.i) !== 0x3a) throw new JsonParseError('syntax');
-        this.i++;
-        this.ws();
-        out[key] = this.value(depth, key);
-      } catch (e) {
-        if (e instanceof JsonParseError) e.pointer = `/${pointerSegment(key)}${e.pointer}`;
-        throw e;
-      }
-      this.ws();
-      const c = this.s.charCodeAt(this.i);
+      path.push(key);
+      if (++count > maxProperties) throw this.fail('property-count');
+      // Prototype pollution: a member named __proto__ (JSON.parse makes it an own property, but
+      // any merge downstream turns it into a prototype change), and constructor.prototype.
+      if (key === '__proto__' || (key === 'prototype' && parentKey === 'constructor')) throw this.fail('prototype-key');
+      if (Object.hasOwn(out, key)) throw this.fail('duplicate-key'); // RFC 7493 §2.3
+      if (s.charCodeAt(this.i) <= 0x20) this.ws();
+      if (s.charCodeAt(this.i) !== 0x3a) throw this.fail('syntax');
+      this.i++;
+      if (s.charCodeAt(this.i) <= 0x20) this.ws();
+      out[key] = this.value(depth, key);
+      path.pop();
+      if (s.charCodeAt(this.i) <= 0x20) this.ws();
+      const c = s.charCodeAt(this.i);
       this.i++;
       if (c === 0x2c) {
-        this.ws();
+        if (s.charCodeAt(this.i) <= 0x20) this.ws();
         continue;
       }
       if (c === 0x7d) return out;
-      throw new JsonParseError('syntax');
+      throw this.fail('syntax');
     }
   }
 
   array(depth: number): unknown[] {
-    if (depth > this.maxDepth) throw new JsonParseError('depth');
+    if (depth > this.maxDepth) throw this.fail('depth');
+    const s = this.s;
+    const path = this.path;
     this.i++; // [
     const out: unknown[] = [];
-    this.ws();
-    if (this.s.charCodeAt(this.i) === 0x5d) {
+    if (s.charCodeAt(this.i) <= 0x20) this.ws();
+    if (s.charCodeAt(this.i) === 0x5d) {
       this.i++;
       return out;
     }
+    const maxArrayLength = this.limits.maxArrayLength;
     for (;;) {
       const index = out.length;
-      try {
-        if (index >= this.limits.maxArrayLength) throw new JsonParseError('array-length');
-        out.push(this.value(depth, undefined));
-      } catch (e) {
-        if (e instanceof JsonParseError) e.pointer = `/${index}${e.pointer}`;
-        throw e;
-      }
-      this.ws();
-      const c = this.s.charCodeAt(this.i);
+      path.push(index);
+      if (index >= maxArrayLength) throw this.fail('array-length');
+      out.push(this.value(depth, undefined));
+      path.pop();
+      if (s.charCodeAt(this.i) <= 0x20) this.ws();
+      const c = s.charCodeAt(this.i);
       this.i++;
       if (c === 0x2c) {
-        this.ws();
+        if (s.charCodeAt(this.i) <= 0x20) this.ws();
         continue;
       }
       if (c === 0x5d) return out;
-      throw new JsonParseError('syntax');
+      throw this.fail('syntax');
     }
   }
 
@@ -185,7 +192,7 @@ class Parser {
     if (end !== -1) {
       const raw = s.slice(start, end);
       if (!SLOW_STRING.test(raw)) {
-        if (raw.length > this.limits.maxStringLength) throw new JsonParseError('string-length');
+        if (raw.length > this.limits.maxStringLength) throw this.fail('string-length');
         this.i = end + 1;
         return raw;
       }
@@ -194,7 +201,7 @@ class Parser {
     for (;;) {
       const c = s.charCodeAt(i);
       if (c === CH.backslash) break;
-      if (c === CH.quote || c < 0x20 || Number.isNaN(c)) throw new JsonParseError('syntax'); // raw control character or end of input
+      if (c === CH.quote || c < 0x20 || Number.isNaN(c)) throw this.fail('syntax'); // raw control character or end of input
       i++;
     }
     return this.escapedString(start, i);
@@ -212,11 +219,11 @@ class Parser {
       if (c === CH.quote) {
         parts.push(s.slice(run, i));
         length += i - run;
-        if (length > max) throw new JsonParseError('string-length');
+        if (length > max) throw this.fail('string-length');
         this.i = i + 1;
         return parts.join('');
       }
-      if (c < 0x20 || Number.isNaN(c)) throw new JsonParseError('syntax');
+      if (c < 0x20 || Number.isNaN(c)) throw this.fail('syntax');
       if (c !== CH.backslash) {
         i++;
         continue;
@@ -236,23 +243,24 @@ class Parser {
         case 0x74: decoded = '\t'; break;
         case 0x75: {
           const unit = hex4(s, i + 2);
+          if (unit < 0) throw this.fail('syntax');
           if (unit >= 0xd800 && unit <= 0xdbff) {
             // A high surrogate must be followed by an escaped low surrogate (RFC 7493 §2.1).
             const low = s.charCodeAt(i + 6) === CH.backslash && s.charCodeAt(i + 7) === 0x75 ? hex4(s, i + 8) : -1;
-            if (low < 0xdc00 || low > 0xdfff) throw new JsonParseError('unicode');
+            if (low < 0xdc00 || low > 0xdfff) throw this.fail('unicode');
             decoded = String.fromCharCode(unit, low);
             i += 6;
-          } else if (unit >= 0xdc00 && unit <= 0xdfff) throw new JsonParseError('unicode');
+          } else if (unit >= 0xdc00 && unit <= 0xdfff) throw this.fail('unicode');
           else decoded = String.fromCharCode(unit);
           i += 4;
           break;
         }
         default:
-          throw new JsonParseError('syntax');
+          throw this.fail('syntax');
       }
       parts.push(decoded);
       length += decoded.length;
-      if (length > max) throw new JsonParseError('string-length');
+      if (length > max) throw this.fail('string-length');
       i += 2;
       run = i;
     }
@@ -269,10 +277,10 @@ class Parser {
     else if (c >= 0x31 && c <= CH.nine) {
       do i++;
       while (isDigit(s.charCodeAt(i)));
-    } else throw new JsonParseError('syntax');
+    } else throw this.fail('syntax');
     if (s.charCodeAt(i) === CH.dot) {
       i++;
-      if (!isDigit(s.charCodeAt(i))) throw new JsonParseError('syntax');
+      if (!isDigit(s.charCodeAt(i))) throw this.fail('syntax');
       do i++;
       while (isDigit(s.charCodeAt(i)));
     }
@@ -281,14 +289,14 @@ class Parser {
       i++;
       c = s.charCodeAt(i);
       if (c === CH.plus || c === CH.minus) i++;
-      if (!isDigit(s.charCodeAt(i))) throw new JsonParseError('syntax');
+      if (!isDigit(s.charCodeAt(i))) throw this.fail('syntax');
       do i++;
       while (isDigit(s.charCodeAt(i)));
     }
-    if (i - start > 400) throw new JsonParseError('number'); // no number needs more digits than this
+    if (i - start > 400) throw this.fail('number'); // no number needs more digits than this
     this.i = i;
     const n = Number(s.slice(start, i));
-    if (!Number.isFinite(n)) throw new JsonParseError('number'); // RFC 7493 §2.2
+    if (!Number.isFinite(n)) throw this.fail('number'); // RFC 7493 §2.2
     return n;
   }
 }
@@ -309,7 +317,7 @@ function hex4(s: string, at: number): number {
     if (c >= 0x30 && c <= 0x39) d = c - 0x30;
     else if (c >= 0x41 && c <= 0x46) d = c - 0x37;
     else if (c >= 0x61 && c <= 0x66) d = c - 0x57;
-    else throw new JsonParseError('syntax');
+    else return -1;
     n = n * 16 + d;
   }
   return n;

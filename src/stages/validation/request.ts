@@ -9,7 +9,7 @@ import type { ErrorCode } from '../../errors/catalog.ts';
 import type { ValidationConfig } from './config.ts';
 import type { InjectionCheck } from './detect/index.ts';
 import { allowedBy, bestRange, parseMediaRange } from './media-type.ts';
-import type { CompiledDocument, CompiledOperation } from './openapi/compile.ts';
+import type { CompiledDocument, CompiledMedia, CompiledOperation } from './openapi/compile.ts';
 import { documentPath } from './openapi/paths.ts';
 import { parseCookies, parseQuery, readParameter, type RequestParameters } from './params.ts';
 import { fromAjv, capped, type Violation } from './violations.ts';
@@ -116,17 +116,12 @@ export async function validateRequest(v: RequestValidator, ctx: RequestContext):
     if (bytes.length === 0) {
       if (op.body.required) return refuse('RAMPART_VALIDATION_BODY_INVALID', 'validation.body_invalid', [{ in: 'body', pointer: '', rule: 'required' }], `${op.id} requires a body`, undefined, op);
     } else {
-      const media = typeof contentType === 'string' ? parseMediaRange(contentType) : undefined;
-      const documented = media ? bestRange(media.essence, op.body.media) : undefined;
-      if (!media || !documented || !allowedBy(media.essence, v.config.contentTypes)) {
-        return refuse('RAMPART_VALIDATION_CONTENT_TYPE_UNSUPPORTED', 'validation.content_type_unsupported', [{ in: 'body', rule: 'contentType' }], `content type not accepted by ${op.id}`, undefined, op);
+      const accepted = typeof contentType === 'string' ? acceptContentType(v, op, contentType) : 'contentType';
+      if (typeof accepted === 'string') {
+        return refuse('RAMPART_VALIDATION_CONTENT_TYPE_UNSUPPORTED', 'validation.content_type_unsupported', [{ in: 'body', rule: accepted }], `content type not accepted by ${op.id} (${accepted})`, undefined, op);
       }
+      const documented = accepted;
       if (documented.json) {
-        // RFC 8259 §8.1: JSON is UTF-8; a charset parameter saying otherwise is refused.
-        const charset = media.params.get('charset')?.toLowerCase();
-        if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
-          return refuse('RAMPART_VALIDATION_CONTENT_TYPE_UNSUPPORTED', 'validation.content_type_unsupported', [{ in: 'body', rule: 'charset' }], `charset ${charset.slice(0, 32)}`, undefined, op);
-        }
         let value: unknown;
         try {
           value = await ctx.json();
@@ -149,6 +144,27 @@ export async function validateRequest(v: RequestValidator, ctx: RequestContext):
 
   if (findings.length && v.config.injection.mode === 'shadow') return { kind: 'pass', operation: op, ...(json ? { json } : {}), shadowFindings: findings };
   return { kind: 'pass', operation: op, ...(json ? { json } : {}) };
+}
+
+/** Content-Type decisions per operation, remembered for the few distinct values clients send. */
+const decisions = new WeakMap<CompiledOperation, Map<string, CompiledMedia | 'contentType' | 'charset'>>();
+
+function acceptContentType(v: RequestValidator, op: CompiledOperation, header: string): CompiledMedia | 'contentType' | 'charset' {
+  let cache = decisions.get(op);
+  if (!cache) decisions.set(op, (cache = new Map()));
+  const known = cache.get(header);
+  if (known !== undefined) return known;
+  const media = parseMediaRange(header);
+  const documented = media ? bestRange(media.essence, op.body?.media ?? []) : undefined;
+  let decision: CompiledMedia | 'contentType' | 'charset';
+  if (!media || !documented || !allowedBy(media.essence, v.config.contentTypes)) decision = 'contentType';
+  else {
+    // RFC 8259 §8.1: JSON is UTF-8; a charset parameter saying otherwise is refused.
+    const charset = media.params.get('charset')?.toLowerCase();
+    decision = documented.json && charset !== undefined && charset !== 'utf-8' && charset !== 'utf8' ? 'charset' : documented;
+  }
+  if (cache.size < 32) cache.set(header, decision);
+  return decision;
 }
 
 function unsafe(findings: Violation[], op: CompiledOperation): RequestOutcome {

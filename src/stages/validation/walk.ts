@@ -45,6 +45,12 @@ function checksAt(shape: Shape, enabled: ReadonlySet<InjectionCheck>): ReadonlyS
   return c;
 }
 
+// eslint-disable-next-line no-control-regex
+const NOT_PLAIN = /[^\x09\x0a\x0d\x20-\x7e]/;
+/** NOT_PLAIN, or the punctuation any detector needs (detect/index.ts). */
+const NEEDS_LOOK = /[^\x09\x0a\x0d\x20-\x7e]|[<>'"`;#&|$%\\:(=*/]|\.\.|@@/;
+const UNION = /union\s/i;
+
 const EMPTY_CONTEXT = { formats: new Set<string>(), allow: new Set<string>() };
 const plainCache = new WeakMap<ReadonlySet<InjectionCheck>, ReadonlySet<InjectionCheck>>();
 function plainChecks(enabled: ReadonlySet<InjectionCheck>): ReadonlySet<InjectionCheck> {
@@ -54,62 +60,88 @@ function plainChecks(enabled: ReadonlySet<InjectionCheck>): ReadonlySet<Injectio
 }
 
 /** Walks `value` (returns it, or its NFC form for a string). */
-export function walk(value: unknown, shape: Shape | undefined, o: WalkOptions, r: WalkResult, pointer = ''): unknown {
-  if (typeof value === 'string') return walkString(value, shape, o, r, pointer);
+export function walk(value: unknown, shape: Shape | undefined, o: WalkOptions, r: WalkResult): unknown {
+  return walkAt(value, shape, o, r, []);
+}
+
+/** The pointer of the current place, built only when something is reported (RFC 6901). */
+function pointerOf(path: ReadonlyArray<string | number>): string {
+  let out = '';
+  for (const seg of path) out += `/${pointerSegment(seg)}`;
+  return out;
+}
+
+function walkAt(value: unknown, shape: Shape | undefined, o: WalkOptions, r: WalkResult, path: Array<string | number>): unknown {
+  if (typeof value === 'string') return walkString(value, shape, o, r, path);
   if (value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       const v = value[i];
-      const out = walk(v, shape?.item(i), o, r, `${pointer}/${i}`);
+      if (v === null || (typeof v !== 'object' && typeof v !== 'string')) continue;
+      path.push(i);
+      const out = walkAt(v, shape?.item(i), o, r, path);
+      path.pop();
       if (out !== v) value[i] = out;
     }
     return value;
   }
   const obj = value as Record<string, unknown>;
-  for (const key of Object.keys(obj)) {
-    const here = `${pointer}/${pointerSegment(key)}`;
+  for (const key in obj) {
     const child = shape ? shape.prop(key) : undefined;
     if (child === null) {
       if (o.strip) {
         delete obj[key];
-        r.removed.push(here);
+        path.push(key);
+        r.removed.push(pointerOf(path));
+        path.pop();
         r.changed = true;
       }
       continue; // not stripped: the schema reports it (unknownProperty)
     }
     if (child?.forbidden && o.dropForbidden) {
       delete obj[key];
-      r.removed.push(here);
+      path.push(key);
+      r.removed.push(pointerOf(path));
+      path.pop();
       r.changed = true;
       continue;
     }
-    if (key.charCodeAt(0) === 0x24 && o.checks.has('nosql') && !shape?.declares(key)) finding(r, o, here, 'nosql');
-    if (o.controlCharacters && hasControlCharacters(key)) finding(r, o, here, 'control-character');
+    path.push(key);
+    if (key.charCodeAt(0) === 0x24 && o.checks.has('nosql') && !shape?.declares(key)) finding(r, o, path, 'nosql');
+    if (o.controlCharacters && hasControlCharacters(key)) finding(r, o, path, 'control-character');
     const v = obj[key];
-    const out = walk(v, child, o, r, here);
-    if (out !== v) obj[key] = out;
+    if (v !== null && (typeof v === 'object' || typeof v === 'string')) {
+      const out = walkAt(v, child, o, r, path);
+      if (out !== v) obj[key] = out;
+    }
+    path.pop();
   }
   return obj;
 }
 
-function walkString(s: string, shape: Shape | undefined, o: WalkOptions, r: WalkResult, pointer: string): string {
+function walkString(s: string, shape: Shape | undefined, o: WalkOptions, r: WalkResult, path: ReadonlyArray<string | number>): string {
+  // Most strings are printable ASCII without any character a detector needs: one native test.
+  if (!NEEDS_LOOK.test(s) && !UNION.test(s)) return s;
   let value = s;
-  if (o.nfc && !isAscii(s)) {
+  // Printable ASCII (with tab and line breaks) needs neither normalisation nor the control check.
+  const plain = !NOT_PLAIN.test(s);
+  if (o.nfc && !plain && !isAscii(s)) {
     value = s.normalize('NFC');
     if (value !== s) r.changed = true;
   }
-  if (o.controlCharacters && !shape?.allow.has('control-character') && hasControlCharacters(value)) {
-    finding(r, o, pointer, 'control-character');
+  if (o.controlCharacters && !plain && hasControlCharacters(value) && !shape?.allow.has('control-character')) {
+    finding(r, o, path, 'control-character');
     return value;
   }
   if (o.checks.size > 0 && r.findings.length < MAX_ERRORS) {
     const rule = detectInjection(value, shape ? checksAt(shape, o.checks) : plainChecks(o.checks));
-    if (rule) finding(r, o, pointer, rule);
+    if (rule) finding(r, o, path, rule);
   }
   return value;
 }
 
-function finding(r: WalkResult, o: WalkOptions, pointer: string, rule: string): void {
+function finding(r: WalkResult, o: WalkOptions, path: ReadonlyArray<string | number>, rule: string): void {
   if (r.findings.length >= MAX_ERRORS) return;
+  const pointer = pointerOf(path);
   r.findings.push(o.parameter === undefined ? { in: o.location, pointer: safePointer(pointer), rule } : { in: o.location, parameter: o.parameter, ...(pointer ? { pointer: safePointer(pointer) } : {}), rule });
 }

@@ -10,7 +10,7 @@ import { looksLikeCommandInjection } from './command.ts';
 import { looksLikeSqlInjection } from './sqli.ts';
 import { looksLikeSsrf } from './ssrf.ts';
 import { looksLikeTraversal } from './traversal.ts';
-import { entityDecoded, folded, percentDecoded } from './views.ts';
+import { entityDecoded, folded, isAscii, percentDecoded } from './views.ts';
 import { looksLikeXss } from './xss.ts';
 
 export const INJECTION_CHECKS = ['sqli', 'nosql', 'xss', 'traversal', 'command', 'ssrf'] as const;
@@ -53,11 +53,29 @@ export function checksFor(enabled: ReadonlySet<InjectionCheck>, ctx: StringConte
   return out;
 }
 
+/**
+ * What any string detector needs: punctuation (quotes, angle brackets, shell and SQL
+ * metacharacters, slashes, `=`, parentheses, percent and entity escapes), `@@`, or `union `
+ * (UNION SELECT works in a numeric context without any punctuation). Every detector rule needs one
+ * of these, so a string with none (identifiers, names, numbers, e-mail addresses, most prose) is
+ * passed after two cheap native tests.
+ */
+// eslint-disable-next-line no-control-regex
+const PUNCTUATION = /[<>'"`;#&|$%\\\0\n\r:(=*/]|\.\.|@@/;
+const UNION = /union\s/i;
+
+function suspect(s: string): boolean {
+  return PUNCTUATION.test(s) || UNION.test(s);
+}
+
 /** The first injection rule the string trips, or undefined. */
 export function detectInjection(s: string, checks: ReadonlySet<InjectionCheck>): InjectionCheck | undefined {
   if (s.length < 2) return undefined;
   if (checks.has('ssrf') && looksLikeSsrf(s)) return 'ssrf';
+  const ascii = isAscii(s);
+  if (ascii && !suspect(s)) return undefined;
   const lower = folded(s);
+  if (!ascii && !suspect(lower)) return undefined;
   if (checks.has('sqli') && looksLikeSqlInjection(lower)) return 'sqli';
   const needsDecoding = lower.includes('%') || lower.includes('&');
   const decoded = needsDecoding ? entityDecoded(percentDecoded(lower)).toLowerCase() : lower;

@@ -18,7 +18,14 @@ const INTERNAL = new IpSet([
 ]);
 const INTERNAL_NAMES = /^(?:localhost|metadata|metadata\.google\.internal|instance-data|instance-data\.ec2\.internal)$|\.(?:localhost|internal|local|localdomain|home\.arpa)$/;
 
+/** An http(s) URL whose host is a plain DNS name with an alphabetic top-level label and no userinfo: no IP literal can hide in it. */
+const PLAIN_PUBLIC = /^https?:\/\/[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63}){0,10}\.[a-z]{2,63}(?::\d{1,5})?(?:[/?#]|$)/i;
+
 export function looksLikeSsrf(value: string): boolean {
+  if (PLAIN_PUBLIC.test(value)) {
+    const host = value.slice(value.indexOf('//') + 2).split(/[/?#:]/, 1)[0]?.toLowerCase() ?? '';
+    return INTERNAL_NAMES.test(host);
+  }
   let url: URL;
   try {
     url = new URL(value.trim());

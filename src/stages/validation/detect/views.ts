@@ -38,7 +38,7 @@ export function entityDecoded(s: string): string {
   return out;
 }
 
+const NON_ASCII = /[^\x00-\x7f]/;
 export function isAscii(s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
-  return true;
+  return !NON_ASCII.test(s);
 }

@@ -14,7 +14,7 @@ export function looksLikeXss(lower: string): boolean {
   if (!SUSPECT.test(lower)) return false;
   if (DANGEROUS_TAG.test(lower) || ATTRIBUTE_BREAKOUT.test(lower)) return true;
   // Browsers drop tabs and line breaks inside a URL scheme (java\tscript:).
-  if (SCRIPT_URL.test(lower.replace(/[\t\n\r\0]/g, ''))) return true;
+  if (SCRIPT_URL.test(/[\t\n\r\0]/.test(lower) ? lower.replace(/[\t\n\r\0]/g, '') : lower)) return true;
   for (let i = lower.indexOf('<'); i !== -1; i = lower.indexOf('<', i + 1)) {
     const next = lower.charCodeAt(i + 1);
     if (!((next >= 0x61 && next <= 0x7a) || next === 0x2f || next === 0x21)) continue; // <letter, </, <!
