@@ -161,3 +161,28 @@ test('disableUser: the user is disabled and the subject (issuer|user|id) is on t
   await accounts.enableUser('alice');
   assert.equal((await store.users.get('alice'))?.disabled, false);
 });
+
+test('TOTP: a secret sealed by an older master key still works and is sealed again with the current one (S4 rotation)', async () => {
+  const t = 1_800_000_010;
+  const store = createSqliteStore({ file: path.join(dir, `rot${++n}.db`) });
+  await store.migrate();
+  after(() => store.close());
+  const oldMaster = crypto.randomBytes(32);
+  const newMaster = crypto.randomBytes(32);
+  const before = createAccountService({ store, keyring: createKeyring(oldMaster), issuer: ISSUER, now: () => t });
+  const { user } = await before.createUser({ username: 'alice' });
+  const { secret } = before.newTotpEnrolment(user);
+  assert.ok((await before.enrolTotp(user, secret, totpAt(secret, t), t)).ok);
+  const rotated = createKeyring([newMaster, oldMaster]);
+  const afterRotation = createAccountService({ store, keyring: rotated, issuer: ISSUER, now: () => t + 30 });
+  const sealedOld = (await store.users.get('alice'))!.totpSecretSealed!;
+  assert.equal(rotated.needsReseal('totp-secrets', sealedOld), true);
+  assert.equal(await afterRotation.verifyTotp((await store.users.get('alice'))!, totpAt(secret, t + 30), t + 30), true);
+  let sealed = sealedOld;
+  for (let i = 0; i < 50 && sealed === sealedOld; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+    sealed = (await store.users.get('alice'))!.totpSecretSealed!;
+  }
+  assert.equal(rotated.needsReseal('totp-secrets', sealed), false);
+  assert.deepEqual(createKeyring(newMaster).open('totp-secrets', sealed, 'alice'), secret, 'the old master key can now be dropped');
+});

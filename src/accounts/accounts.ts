@@ -69,7 +69,16 @@ export function createAccountService(options: AccountServiceOptions) {
   const { store, keyring } = options;
   const hasher = options.hasher ?? createArgon2Hasher();
   const now = options.now ?? (() => Date.now() / 1000);
-  const openSecret = (user: UserRecord): Buffer | undefined => (user.totpSecretSealed ? keyring.open('totp-secrets', user.totpSecretSealed, user.id) : undefined);
+  const openSecret = (user: UserRecord): Buffer | undefined => {
+    const sealed = user.totpSecretSealed;
+    if (!sealed) return undefined;
+    const secret = keyring.open('totp-secrets', sealed, user.id);
+    if (keyring.needsReseal('totp-secrets', sealed)) {
+      // Sealed by an older master key: seal again with the current one (rotation, S4), best effort.
+      void store.users.update(user.id, { totpSecretSealed: keyring.seal('totp-secrets', secret, user.id) }).catch(() => undefined);
+    }
+    return secret;
+  };
   const subject = (userId: string): string => `${options.issuer}|user|${userId}`;
   const requireUser = async (id: string): Promise<UserRecord> => {
     const u = await store.users.get(id);

@@ -104,16 +104,24 @@ test('verify: the MAC is compared with crypto.timingSafeEqual, on every path tha
   }
 });
 
-test('verify: keys made before a master-key rotation still verify (pepper kid); a key made with a dropped master key does not', async () => {
+test('verify: keys made before a master-key rotation still verify (pepper kid) and are re-MACed with the new pepper; a key made with a dropped master key does not', async () => {
   const store = await fresh();
   const old = createApiKeyService({ store, keyring: createKeyring(master), now: () => NOW });
   const { key } = await old.create({ name: 'k', roles: [] });
   await old.close();
-  const rotated = createApiKeyService({ store, keyring: createKeyring([crypto.randomBytes(32), master]), now: () => NOW });
+  const newMaster = crypto.randomBytes(32);
+  const newKid = createKeyring(newMaster).currentKid('api-key-pepper');
+  const rotated = createApiKeyService({ store, keyring: createKeyring([newMaster, master]), now: () => NOW });
   const dropped = createApiKeyService({ store, keyring: createKeyring(crypto.randomBytes(32)), now: () => NOW });
   try {
-    assert.equal((await rotated.verify(key, NOW)).ok, true);
     assert.deepEqual(await dropped.verify(key, NOW), { ok: false, reason: 'mismatch' });
+    assert.equal((await rotated.verify(key, NOW)).ok, true);
+    const id = key.slice(4, 16);
+    for (let i = 0; i < 50 && (await store.apiKeys.get(id))?.pepperKid !== newKid; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal((await store.apiKeys.get(id))?.pepperKid, newKid, 're-MACed with the new pepper on first use');
+    const onlyNew = createApiKeyService({ store, keyring: createKeyring(newMaster), now: () => NOW });
+    assert.equal((await onlyNew.verify(key, NOW)).ok, true, 'the old master key can now be dropped');
+    await onlyNew.close();
   } finally {
     await rotated.close();
     await dropped.close();

@@ -4,7 +4,8 @@
  *
  * At rest only HMAC-SHA-256 of `rmp_<id>_<secret>` with the keyring's 'api-key-pepper' MAC subkey
  * (S4), with that subkey's kid so a master-key rotation keeps old keys verifiable; a stolen
- * database alone cannot check a guessed key. The MAC is compared with crypto.timingSafeEqual.
+ * database alone cannot check a guessed key. The MAC is compared with crypto.timingSafeEqual. A key
+ * MAC'd by an older master key is re-MAC'd with the current one the first time it verifies.
  * Last use is recorded in batches off the request path.
  */
 import crypto from 'node:crypto';
@@ -96,6 +97,13 @@ export function createApiKeyService(options: ApiKeyServiceOptions): ApiKeyServic
       if (record.revokedAt !== undefined) return { ok: false, reason: 'revoked' };
       if (record.expiresAt !== undefined && record.expiresAt <= at) return { ok: false, reason: 'expired' };
       pending.set(record.id, Math.max(pending.get(record.id) ?? 0, Math.floor(at)));
+      if (record.pepperKid !== keyring.currentKid('api-key-pepper')) {
+        // Made before a master-key rotation: re-MAC with the current pepper now that the secret is
+        // at hand, so the old master key can be dropped later (S4). Off the answer's path.
+        const next = keyring.mac('api-key-pepper', parsed.body);
+        const to = { secretMac: Buffer.from(next.mac, 'base64url').toString('hex'), pepperKid: next.kid };
+        void store.apiKeys.replaceMac(record.id, { secretMac: record.secretMac, pepperKid: record.pepperKid }, to).catch(() => undefined);
+      }
       return { ok: true, key: record };
     },
 

@@ -213,6 +213,18 @@ export function storeContract(backend: ContractBackend): void {
       await s.apiKeys.touch('nope', 1);
     });
 
+    withStore('apiKeys: replaceMac is a compare-and-set on the old MAC and pepper kid', async (s) => {
+      await s.apiKeys.create(sampleKey('k1', { secretMac: 'old', pepperKid: 'kid-old' }));
+      const from = { secretMac: 'old', pepperKid: 'kid-old' };
+      assert.equal(await s.apiKeys.replaceMac('k1', { secretMac: 'other', pepperKid: 'kid-old' }, { secretMac: 'x', pepperKid: 'y' }), false);
+      const results = await Promise.all([1, 2, 3].map((i) => s.apiKeys.replaceMac('k1', from, { secretMac: `new${i}`, pepperKid: 'kid-new' })));
+      assert.equal(results.filter(Boolean).length, 1);
+      const k = await s.apiKeys.get('k1');
+      assert.equal(k?.pepperKid, 'kid-new');
+      assert.match(k?.secretMac ?? '', /^new[123]$/);
+      assert.equal(await s.apiKeys.replaceMac('nope', from, from), false);
+    });
+
     // ── deny-list ──────────────────────────────────────────────────────────────────────────
     withStore('denyList: add and find; expired entries are not returned', async (s, clock) => {
       await s.denyList.add({ kind: 'grant', value: 'g1', notBefore: clock(), expiresAt: clock() + 300, reason: 'refresh reuse' });

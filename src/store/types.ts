@@ -160,6 +160,11 @@ export interface ApiKeyStore {
   revoke(id: string, at: EpochSeconds): Promise<boolean>;
   /** Best effort, may be batched: never on the critical path of a request. */
   touch(id: string, at: EpochSeconds): Promise<void>;
+  /**
+   * Replaces the MAC made with an older pepper (master-key rotation, S4) by one made with the
+   * current pepper; only if the stored MAC is still `from` (compare-and-set). True when replaced.
+   */
+  replaceMac(id: string, from: { readonly secretMac: string; readonly pepperKid: string }, to: { readonly secretMac: string; readonly pepperKid: string }): Promise<boolean>;
 }
 
 export interface DenyList {

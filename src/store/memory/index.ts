@@ -131,6 +131,13 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
         keys.set(id, { ...k, revokedAt: at });
         return true;
       },
+      async replaceMac(id, from, to) {
+        open();
+        const k = keys.get(id);
+        if (!k || k.secretMac !== from.secretMac || k.pepperKid !== from.pepperKid) return false;
+        keys.set(id, { ...k, secretMac: to.secretMac, pepperKid: to.pepperKid });
+        return true;
+      },
       async touch(id, at) {
         open();
         const k = keys.get(id);

@@ -215,6 +215,15 @@ export function createSqlStore(db: SqlDb, now: StoreClock): Store {
         if (!lookupable(id)) return false;
         return (await db.run('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL', [at, id])) === 1;
       },
+      async replaceMac(id, from, to) {
+        if (!lookupable(id, from.secretMac, from.pepperKid)) return false;
+        assertStorable(to);
+        const n = await db.run(
+          'UPDATE api_keys SET secret_mac = ?, pepper_kid = ? WHERE id = ? AND secret_mac = ? AND pepper_kid = ?',
+          [to.secretMac, to.pepperKid, id, from.secretMac, from.pepperKid],
+        );
+        return n === 1;
+      },
       async touch(id, at) {
         if (!lookupable(id)) return;
         await db.run('UPDATE api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)', [at, id, at]);
