@@ -83,4 +83,10 @@ async function main(): Promise<number> {
   return runUntilSignalled(gw, stopServices);
 }
 
-process.exitCode = await main();
+process.exitCode = await main().catch((err: unknown) => {
+  const e = err as NodeJS.ErrnoException & { port?: number };
+  // A clear line, never a stack trace: the usual cause is a demo already running.
+  if (e.code === 'EADDRINUSE') process.stderr.write(`rampart demo: port ${e.port ?? ''} is already in use (is another demo running?)\n`);
+  else process.stderr.write(`rampart demo: cannot start: ${e.message}\n`);
+  return 1;
+});
