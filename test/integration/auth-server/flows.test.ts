@@ -236,3 +236,18 @@ test('introspection of a JWT access token is refused (unsupported_token_type): J
   assert.equal(unauth.status, 400, 'introspection needs client authentication');
   assert.equal(JSON.parse(unauth.text).error, 'invalid_request');
 });
+
+test('bad input at the token endpoint: JSON, garbage, duplicated parameters and huge values get OAuth errors, never a stack trace', async () => {
+  const json = await b.fetch(`${g.issuer}/token`, { method: 'POST', headers: { 'content-type': 'application/json', origin: '' } });
+  assert.equal(json.status, 400);
+  assert.equal(JSON.parse(json.text).error, 'invalid_request');
+  const garbage = await b.fetch(`${g.issuer}/token`, { form: { grant_type: 'authorization_code', code: '\u0000<script>'.repeat(50), client_id: WEB_CLIENT, redirect_uri: REDIRECT, code_verifier: 'x'.repeat(43) }, headers: { origin: '' } });
+  assert.equal(garbage.status, 400);
+  assert.equal(JSON.parse(garbage.text).error, 'invalid_grant');
+  const dup = await b.fetch(`${g.issuer}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: '' } });
+  assert.equal(dup.status, 400);
+  for (const r of [json, garbage, dup]) assert.doesNotMatch(r.text, /at .*\.(js|ts):\d+|node_modules/);
+  const twice = await b.fetch(`${g.issuer}/authorize?client_id=web&client_id=web&response_type=code`);
+  assert.equal(twice.status, 400);
+  assert.doesNotMatch(twice.text, /at .*\.(js|ts):\d+/);
+});

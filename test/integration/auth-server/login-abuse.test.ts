@@ -63,6 +63,11 @@ test('enumeration: an unknown user and a wrong password get the same status and 
   assert.equal(wrong.status, unknown.status);
   assert.equal(strip(wrong.text), strip(unknown.text));
   assert.match(wrong.text, /Wrong username or password/);
+  // Both failures are security events (ECS names) for the monitoring practice; the password never appears.
+  await new Promise((r) => setTimeout(r, 50));
+  const events = g.logs.filter((l) => l.log === 'security' && (l.event as Record<string, unknown>)?.['event.action'] === 'auth.login_failed');
+  assert.ok(events.length >= 2);
+  assert.equal(g.rawLogs().includes('not the password'), false);
   await b.close();
 });
 
