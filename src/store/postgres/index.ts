@@ -4,6 +4,7 @@
  * timeout so that a stuck database fails closed (RAMPART_STORE_UNAVAILABLE) instead of holding
  * requests; concurrent starts migrate once (advisory lock).
  */
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Store } from '../types.ts';
 import { StoreError } from '../errors.ts';
@@ -33,6 +34,8 @@ const DIALECT: Dialect = {
   recoveryCodesJson: "(SELECT COALESCE(json_agg(r.code_hash ORDER BY r.position), '[]'::json)::text FROM recovery_codes r WHERE r.user_id = u.id)",
   types: { real: 'double precision', bool: 'boolean', bigint: 'bigint', serialKey: 'bigserial PRIMARY KEY' },
 };
+
+const PREPARABLE = /^\s*(SELECT|INSERT|UPDATE|DELETE)\b/i;
 
 /** PostgreSQL SQLSTATE 23505 unique_violation (Appendix A of its manual). */
 const UNIQUE_VIOLATION = '23505';
@@ -75,7 +78,11 @@ class PostgresDb implements SqlDb {
   async #query(client: pg.Pool | pg.PoolClient, sql: string, params: readonly SqlValue[] = []): Promise<pg.QueryResult> {
     this.#check();
     try {
-      return await client.query(numbered(sql), params as SqlValue[]);
+      // Data statements are named, so each connection parses and plans them once (server-side
+      // prepared statements); DDL and transaction control go unnamed.
+      const text = numbered(sql);
+      const name = PREPARABLE.test(text) ? `r_${createHash('sha256').update(text).digest('base64url').slice(0, 20)}` : undefined;
+      return await client.query(name ? { name, text, values: params as SqlValue[] } : { text, values: params as SqlValue[] });
     } catch (err) {
       throw asStoreError(err, (err as { code?: string }).code === UNIQUE_VIOLATION);
     }
