@@ -70,3 +70,14 @@ test('the JWKS keeps its key across a restart on the same store (generated once,
   assert.equal(await g.gw.authServer?.refreshKeys(), false);
   assert.equal(g.gw.authServer?.jwks().keys[0]?.kid, kid);
 });
+
+test('a reload that changes authServer is refused (restart needed); the running server keeps serving', async () => {
+  const { readFile, writeFile } = await import('node:fs/promises');
+  const before = await readFile(g.configFile, 'utf8');
+  await writeFile(g.configFile, before.replace('authServer:\n', 'authServer:\n  accessTokenTtlSeconds: 600\n'));
+  const r = await g.gw.reload();
+  assert.equal(r.ok, false);
+  assert.match(r.problems.map((p) => p.message).join(' '), /restart the gateway to change the authorization server/);
+  await writeFile(g.configFile, before);
+  assert.equal((await g.fetch('/auth/jwks')).status, 200);
+});
