@@ -55,9 +55,11 @@ export function createApiKeyService(options: ApiKeyServiceOptions): ApiKeyServic
   const dummyMac = Buffer.alloc(MAC_BYTES);
   const pending = new Map<string, EpochSeconds>();
   const flush = async (): Promise<void> => {
+    if (pending.size === 0) return;
     const batch = [...pending];
     pending.clear();
-    for (const [id, at] of batch) await store.apiKeys.touch(id, at).catch(() => undefined);
+    // One transaction for the batch: on SQLite one durable write instead of one per key.
+    await store.apiKeys.touchMany(batch).catch(() => undefined);
   };
   const timer = setInterval(() => void flush(), options.touchIntervalMs ?? 30_000);
   timer.unref();

@@ -201,7 +201,7 @@ export function storeContract(backend: ContractBackend): void {
       assert.equal(await s.apiKeys.get('nope'), undefined);
     });
 
-    withStore('apiKeys: revoke once (the first time is kept); touch keeps the latest use', async (s) => {
+    withStore('apiKeys: revoke once (the first time is kept); touch and touchMany keep the latest use', async (s) => {
       await s.apiKeys.create(sampleKey('k1'));
       assert.equal(await s.apiKeys.revoke('k1', 1_800_000_000), true);
       assert.equal(await s.apiKeys.revoke('k1', 1_800_000_100), false);
@@ -211,6 +211,11 @@ export function storeContract(backend: ContractBackend): void {
       await s.apiKeys.touch('k1', 1_800_000_040);
       assert.equal((await s.apiKeys.get('k1'))?.lastUsedAt, 1_800_000_050);
       await s.apiKeys.touch('nope', 1);
+      await s.apiKeys.create(sampleKey('k2'));
+      await s.apiKeys.touchMany([['k1', 1_800_000_060], ['k2', 1_800_000_070], ['k1', 1_800_000_055], ['nope', 5], ['bad\u0000id', 5]]);
+      assert.equal((await s.apiKeys.get('k1'))?.lastUsedAt, 1_800_000_060);
+      assert.equal((await s.apiKeys.get('k2'))?.lastUsedAt, 1_800_000_070);
+      await s.apiKeys.touchMany([]);
     });
 
     withStore('apiKeys: replaceMac is a compare-and-set on the old MAC and pepper kid', async (s) => {

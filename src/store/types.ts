@@ -158,8 +158,10 @@ export interface ApiKeyStore {
   get(id: string): Promise<ApiKeyRecord | undefined>;
   list(): Promise<ApiKeyRecord[]>;
   revoke(id: string, at: EpochSeconds): Promise<boolean>;
-  /** Best effort, may be batched: never on the critical path of a request. */
+  /** Best effort, may be batched: never on the critical path of a request. Keeps the latest time. */
   touch(id: string, at: EpochSeconds): Promise<void>;
+  /** `touch` for many keys in one transaction (one durable write on SQLite, one round trip's worth on PostgreSQL). */
+  touchMany(uses: ReadonlyArray<readonly [id: string, at: EpochSeconds]>): Promise<void>;
   /**
    * Replaces the MAC made with an older pepper (master-key rotation, S4) by one made with the
    * current pepper; only if the stored MAC is still `from` (compare-and-set). True when replaced.

@@ -143,6 +143,13 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
         const k = keys.get(id);
         if (k && (k.lastUsedAt === undefined || k.lastUsedAt < at)) keys.set(id, { ...k, lastUsedAt: at });
       },
+      async touchMany(uses) {
+        open();
+        for (const [id, at] of uses) {
+          const k = keys.get(id);
+          if (k && (k.lastUsedAt === undefined || k.lastUsedAt < at)) keys.set(id, { ...k, lastUsedAt: at });
+        }
+      },
     },
     denyList: {
       async add(entry) {

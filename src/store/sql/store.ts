@@ -18,6 +18,8 @@ const num = (v: unknown): number | undefined => (v === null || v === undefined ?
 const str = (v: unknown): string | undefined => (v === null || v === undefined ? undefined : String(v));
 const nul = (v: string | number | undefined): SqlValue => v ?? null;
 
+const TOUCH_SQL = 'UPDATE api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)';
+
 const USER_COLUMNS = `u.id, u.username, u.display_name, u.email, u.password_hash, u.must_change_password, u.roles,
   u.totp_secret_sealed, u.totp_last_step, u.disabled, u.created_at, u.updated_at`;
 
@@ -226,7 +228,14 @@ export function createSqlStore(db: SqlDb, now: StoreClock): Store {
       },
       async touch(id, at) {
         if (!lookupable(id)) return;
-        await db.run('UPDATE api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)', [at, id, at]);
+        await db.run(TOUCH_SQL, [at, id, at]);
+      },
+      async touchMany(uses) {
+        const valid = uses.filter(([id]) => lookupable(id));
+        if (valid.length === 0) return;
+        await db.transaction(async (tx) => {
+          for (const [id, at] of valid) await tx.run(TOUCH_SQL, [at, id, at]);
+        });
       },
     },
     denyList: {
