@@ -71,3 +71,14 @@ test('sqlite: a file that is not a database is reported as unavailable, not a cr
   await (await import('node:fs/promises')).writeFile(file, 'not a database at all, just text '.repeat(200), { mode: 0o600 });
   assert.throws(() => createSqliteStore({ file }), { name: 'StoreError', code: 'RAMPART_STORE_UNAVAILABLE' });
 });
+
+test('sqlite: an existing database file readable by others is tightened to 0600 when opened', async () => {
+  const { writeFile, chmod } = await import('node:fs/promises');
+  const file = path.join(dir, 'wide.db');
+  await writeFile(file, '');
+  await chmod(file, 0o644);
+  const s = createSqliteStore({ file });
+  await s.migrate();
+  await s.close();
+  assert.equal((await stat(file)).mode & 0o777, 0o600);
+});

@@ -6,7 +6,7 @@
  * first, and a busy timeout.
  */
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Store } from '../types.ts';
 import { StoreError } from '../errors.ts';
@@ -145,6 +145,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     // The file holds password hashes and sealed secrets: readable by its owner only. SQLite creates
     // its -wal and -shm files with the database file's permissions.
     closeSync(openSync(options.file, 'a', 0o600));
+    // A file made by hand (or by an older version) with wider permissions is tightened.
+    if (process.platform !== 'win32' && (statSync(options.file).mode & 0o077) !== 0) chmodSync(options.file, 0o600);
   }
   return createSqlStore(new SqliteDb(options.file, options.busyTimeoutMs ?? 5000), options.now ?? epochNow);
 }
