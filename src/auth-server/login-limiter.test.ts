@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryLoginLimiter, loginKeys } from './login-limiter.ts';
+import { CounterLoginLimiter, MemoryLoginLimiter, loginKeys } from './login-limiter.ts';
+import { MemoryStore } from '../ratelimit/memory-store.ts';
 
 const settings = { maxFailures: 3, windowSeconds: 900, baseDelaySeconds: 30, maxDelaySeconds: 600 };
 
@@ -48,4 +49,49 @@ test('MemoryLoginLimiter: the per-IP budget caps guesses across many usernames',
   let allowed = 0;
   for (let i = 0; i < 40; i++) if ((await l.begin(loginKeys(`user${i}`, '192.0.2.4'), 1000)).allowed) allowed++;
   assert.equal(allowed, 12);
+});
+
+
+function counterLimiter() {
+  const store = new MemoryStore({});
+  return { store, limiter: new CounterLoginLimiter(settings, async () => store) };
+}
+
+test('CounterLoginLimiter (rate-limit store, shared in cluster mode): the budget, then a lock; another IP unaffected', async () => {
+  const { limiter, store } = counterLimiter();
+  const keys = loginKeys('alice', '192.0.2.10');
+  for (let i = 0; i < 3; i++) assert.equal((await limiter.begin(keys, 0)).allowed, true);
+  const locked = await limiter.begin(keys, 0);
+  assert.equal(locked.allowed, false);
+  assert.equal(locked.retryAfterSeconds, 30);
+  assert.equal((await limiter.begin(loginKeys('alice', '192.0.2.11'), 0)).allowed, true);
+  assert.equal(JSON.stringify([...(store as unknown as { keys?: () => string[] }).keys?.() ?? []]).includes('alice'), false);
+  await store.close?.();
+});
+
+test('CounterLoginLimiter: parallel attempts cannot overtake the budget', async () => {
+  const { limiter, store } = counterLimiter();
+  const keys = loginKeys('bob', '192.0.2.12');
+  const results = await Promise.all(Array.from({ length: 20 }, () => limiter.begin(keys, 0)));
+  assert.equal(results.filter((r) => r.allowed).length, 3);
+  await store.close?.();
+});
+
+test('CounterLoginLimiter: success forgives the username+IP count and lock', async () => {
+  const { limiter, store } = counterLimiter();
+  const keys = loginKeys('carol', '192.0.2.13');
+  await limiter.begin(keys, 0);
+  await limiter.begin(keys, 0);
+  await limiter.succeed(keys, 0);
+  for (let i = 0; i < 3; i++) assert.equal((await limiter.begin(keys, 0)).allowed, true);
+  await store.close?.();
+});
+
+test('CounterLoginLimiter: a store that fails rejects (the page fails closed)', async () => {
+  const limiter = new CounterLoginLimiter(settings, async () => ({
+    attempt: async () => { throw new Error('store down'); },
+    peek: async () => { throw new Error('store down'); },
+    reset: async () => undefined,
+  }));
+  await assert.rejects(limiter.begin(loginKeys('dave', '192.0.2.14'), 0), /store down/);
 });

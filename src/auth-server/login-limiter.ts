@@ -8,6 +8,8 @@
  * interface the login pages call and its in-process implementation. An attempt is counted when it
  * starts (not when it fails), so parallel guesses cannot overtake the budget; success forgives it.
  */
+import { createHash } from 'node:crypto';
+
 export interface LoginLimiter {
   /** Reserves one attempt for every key; `retryAfterSeconds` > 0 when one of them is locked. */
   begin(keys: readonly string[], now: number): Promise<{ allowed: boolean; retryAfterSeconds: number }>;
@@ -92,5 +94,69 @@ export class MemoryLoginLimiter implements LoginLimiter {
     if (now < this.#sweepAt) return;
     this.#sweepAt = now + 60;
     for (const [k, c] of this.#counters) if (c.windowEnds <= now && c.lockedUntil <= now) this.#counters.delete(k);
+  }
+}
+
+/** What src/ratelimit's stores offer for login counters (memory or Redis, never evicted early). */
+export interface LoginCounterStore {
+  attempt(key: string, windowMs: number): Promise<number>;
+  peek(key: string): Promise<number>;
+  reset(key: string): Promise<void>;
+}
+
+/**
+ * The same rules over the rate-limit store (`rateLimit.store`: Redis in cluster mode), so that
+ * every instance counts the same attempts. A lock is a second counter whose window is the delay.
+ * A store that fails rejects: the login page then fails closed (500), never skips the count.
+ */
+export class CounterLoginLimiter implements LoginLimiter {
+  readonly #settings: LimiterSettings;
+  readonly #store: () => Promise<LoginCounterStore>;
+
+  constructor(settings: LimiterSettings, store: () => Promise<LoginCounterStore>) {
+    this.#settings = settings;
+    this.#store = store;
+  }
+
+  #budget(key: string): number {
+    return key.startsWith('ip:') ? this.#settings.maxFailures * 4 : this.#settings.maxFailures;
+  }
+
+  #delay(over: number): number {
+    return Math.min(this.#settings.maxDelaySeconds, this.#settings.baseDelaySeconds * 2 ** Math.min(Math.max(over, 0), 20));
+  }
+
+  /** Counter keys are hashed: no username is stored in clear. */
+  static key(key: string): string {
+    return `rampart:auth-login:${createHash('sha256').update(key).digest('base64url')}`;
+  }
+
+  async begin(keys: readonly string[], _now: number): Promise<{ allowed: boolean; retryAfterSeconds: number }> {
+    const store = await this.#store();
+    let wait = 0;
+    for (const k of keys) {
+      if ((await store.peek(`${CounterLoginLimiter.key(k)}:lock`)) > 0) wait = Math.max(wait, this.#delay((await store.peek(CounterLoginLimiter.key(k))) - this.#budget(k)));
+    }
+    if (wait > 0) return { allowed: false, retryAfterSeconds: wait };
+    let refused = 0;
+    for (const k of keys) {
+      const count = await store.attempt(CounterLoginLimiter.key(k), this.#settings.windowSeconds * 1000);
+      const over = count - this.#budget(k);
+      if (over < 0) continue;
+      const delay = this.#delay(over);
+      await store.attempt(`${CounterLoginLimiter.key(k)}:lock`, delay * 1000);
+      // The attempt that reaches the budget still runs; parallel ones past it do not.
+      if (over > 0) refused = Math.max(refused, delay);
+    }
+    return refused > 0 ? { allowed: false, retryAfterSeconds: refused } : { allowed: true, retryAfterSeconds: 0 };
+  }
+
+  async succeed(keys: readonly string[], _now: number): Promise<void> {
+    const store = await this.#store();
+    for (const k of keys) {
+      if (!k.startsWith('u:')) continue;
+      await store.reset(CounterLoginLimiter.key(k));
+      await store.reset(`${CounterLoginLimiter.key(k)}:lock`);
+    }
   }
 }

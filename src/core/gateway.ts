@@ -25,6 +25,9 @@ import { compileGeneration, type Generation, type CompiledRoute, type CompiledLi
 import { Keeper } from './keeper.ts';
 import { BuiltinRegistry, compileBuiltinStages, type BuiltinMount } from './builtin.ts';
 import { createAuthServer, type AuthServer } from '../auth-server/index.ts';
+import { CounterLoginLimiter } from '../auth-server/login-limiter.ts';
+import { rateLimitStore } from '../ratelimit/store-factory.ts';
+import type { CompileEnv } from './compile-env.ts';
 import { createApiKeyService, type ApiKeyService } from '../accounts/api-keys.ts';
 import { normaliseIp } from './net/cidr.ts';
 import { openListener, type OpenListener } from './listeners.ts';
@@ -75,6 +78,8 @@ export class Gateway {
   readonly #builtins = new BuiltinRegistry();
   readonly #builtinStages = new WeakMap<Generation, Stage[]>();
   #authServer: AuthServer | undefined;
+  /** The environment built-ins were last compiled with (the login limiter reads its rate-limit store). */
+  #builtinEnv: CompileEnv | undefined;
   /** API keys (X-API-Key) for the authn stage: verified against the store with the keyring's pepper. */
   #apiKeys: ApiKeyService | undefined;
   #reloading: Promise<ReloadResult> | undefined;
@@ -132,7 +137,12 @@ export class Gateway {
     this.#stopMaintenance = startStoreMaintenance(this.#store, { logger: this.logger });
     this.#offEvents = onSecurityEvent((e) => this.logger.warn({ log: 'security', event: e }, e['event.action']));
     if (root.authServer) {
-      this.#authServer = await createAuthServer({ config: root.authServer, store: this.#store, keyring: this.#keyring, logger: this.logger, dev: this.#dev });
+      // Login counters live in the rate-limit store (Redis in cluster mode): every instance counts alike (S6).
+      const limiter = new CounterLoginLimiter(root.authServer.login, () => {
+        if (!this.#builtinEnv) throw new Error('login limiter used before the first compile');
+        return rateLimitStore(this.#builtinEnv);
+      });
+      this.#authServer = await createAuthServer({ config: root.authServer, store: this.#store, keyring: this.#keyring, logger: this.logger, dev: this.#dev, limiter });
       this.#builtins.add(this.#authServer.mount);
       this.logger.info({ issuer: root.authServer.issuer }, 'authorization server mounted');
     }
@@ -163,10 +173,14 @@ export class Gateway {
   async #compile(loaded: LoadedConfig, id: number): Promise<Generation> {
     const gen = await this.#compileRoutes(loaded, id);
     const root = loaded.config;
-    this.#builtinStages.set(gen, await compileBuiltinStages(this.#stages, root.defaults, {
+    const env: CompileEnv = {
       root, route: undefined, upstream: undefined, logger: this.logger, keeper: this.#keeper, identity: this.#identity,
       generation: id, dataDir: this.#dataDir, dev: this.#dev, ...(this.#store ? { store: this.#store } : {}), ...(this.#keyring ? { keyring: this.#keyring } : {}), authn: this.#authnServices(),
-    }));
+    };
+    this.#builtinStages.set(gen, await compileBuiltinStages(this.#stages, root.defaults, env));
+    // Opened during the compile, so the keeper keeps the login counters across reloads.
+    if (root.authServer) await rateLimitStore(env);
+    this.#builtinEnv = env;
     return gen;
   }
 

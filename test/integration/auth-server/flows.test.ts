@@ -251,3 +251,14 @@ test('bad input at the token endpoint: JSON, garbage, duplicated parameters and 
   assert.equal(twice.status, 400);
   assert.doesNotMatch(twice.text, /at .*\.(js|ts):\d+/);
 });
+
+test('a disabled user can no longer refresh (findAccount refuses them): the grant ends at the next refresh', async () => {
+  const { code, verifier } = await login();
+  const t = await exchange(code, verifier);
+  assert.equal(t.status, 200);
+  const sub = decodeJwt(t.json.access_token).sub as string;
+  await g.store.users.update(sub, { disabled: true });
+  const r = await tokenRequest(b, g.issuer, { grant_type: 'refresh_token', refresh_token: t.json.refresh_token, client_id: WEB_CLIENT });
+  assert.equal(r.status, 400);
+  assert.equal(r.json.error, 'invalid_grant');
+});
