@@ -28,6 +28,7 @@ export async function createTestDatabase(): Promise<TestDatabase | { skip: strin
   }
   const name = `rampart_test_${process.pid}_${randomBytes(4).toString('hex')}`;
   try {
+    await dropLeftovers(admin);
     await admin.query(`CREATE DATABASE ${name}`);
   } finally {
     await admin.end();
@@ -47,4 +48,23 @@ export async function createTestDatabase(): Promise<TestDatabase | { skip: strin
       }
     },
   };
+}
+
+/** Databases of test processes that died before dropping theirs (the name carries the pid). */
+async function dropLeftovers(admin: pg.Client): Promise<void> {
+  const { rows } = await admin.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE 'rampart\\_test\\_%'");
+  for (const { datname } of rows) {
+    const m = /^rampart_test_(\d+)_[0-9a-f]{8}$/.exec(datname);
+    if (!m || alive(Number(m[1]))) continue;
+    await admin.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`).catch(() => undefined);
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
