@@ -40,6 +40,9 @@ export function checkAuthenticationSettings(config: RootConfig, baseDir: string)
   });
   checkBindings(auth.builtin.bindings, ['authentication', 'builtin', 'bindings'], ['user', 'client'], err);
   checkBindings(auth.apiKeys.bindings, ['authentication', 'apiKeys', 'bindings'], ['key'], err);
+  if (auth.denyList.maxStalenessSeconds < 2 * auth.denyList.pollSeconds) {
+    err(['authentication', 'denyList', 'maxStalenessSeconds'], `must be at least twice pollSeconds (${auth.denyList.pollSeconds}): one missed poll would fail every credential closed`);
+  }
   if (!server && (auth.builtin.audiences || auth.builtin.bindings.length)) warn(['authentication', 'builtin'], 'no authServer is configured: these settings are unused');
 
   const configured = ids.size > 0 || auth.apiKeys.enabled;

@@ -49,6 +49,11 @@ test('checkClaims: sub and (built-in) jti required; ID tokens typed by a claim a
   assert.equal(checkClaims({ ...good, token_use: 'id' }, rules, now), 'id_token');
 });
 
+test('checkClaims: sender-constrained tokens (cnf: DPoP jkt, mTLS x5t#S256) are refused without their proof', () => {
+  assert.equal(checkClaims({ ...good, cnf: { jkt: 'abc' } }, rules, now), 'sender_constrained');
+  assert.equal(checkClaims({ ...good, cnf: { 'x5t#S256': 'abc' } }, rules, now), 'sender_constrained');
+});
+
 test('typMatches: at+jwt and application/at+jwt, case-insensitive (RFC 7515 §4.1.9)', () => {
   assert.equal(typMatches('at+jwt', 'at+jwt'), true);
   assert.equal(typMatches('application/AT+JWT', 'at+jwt'), true);

@@ -27,6 +27,7 @@ export type ClaimFailure =
   | 'sub_missing'
   | 'jti_missing'
   | 'id_token'
+  | 'sender_constrained'
   | 'claims_invalid';
 
 const MAX_SUB_LENGTH = 1024;
@@ -73,6 +74,9 @@ export function checkClaims(p: Readonly<Record<string, unknown>>, rules: ClaimRu
   if (typeof p.sub !== 'string' || p.sub.length === 0 || p.sub.length > MAX_SUB_LENGTH) return 'sub_missing';
   if (rules.requireJti && (typeof p.jti !== 'string' || p.jti.length === 0)) return 'jti_missing';
   if (p.jti !== undefined && (typeof p.jti !== 'string' || p.jti.length > 256)) return 'claims_invalid';
+  // RFC 9449 §7 / RFC 8705 §3: a DPoP- or certificate-bound token is only good with its proof,
+  // which this gateway does not check yet; accepting it as a plain bearer token would undo the binding.
+  if (p.cnf !== undefined) return 'sender_constrained';
   // ID tokens that some IdPs type as plain JWT: Keycloak's `typ: ID`, Cognito's `token_use: id`.
   if (p.typ === 'ID' || p.token_use === 'id') return 'id_token';
   return undefined;

@@ -99,3 +99,30 @@ test('importJwk refuses symmetric and private keys, short RSA keys and mismatche
   assert.ok(ok.ok);
   assert.deepEqual([...ok.key.algs], ['ES256']);
 });
+
+test('p1363ToDer: ES512 (long-form length), leading zeros, high bits', async () => {
+  const { p1363ToDer } = await import('./jws.ts');
+  const k = makeKey('ES384');
+  for (let i = 0; i < 20; i++) {
+    const r = parseJws(signToken({ alg: 'ES384' }, { i }, k));
+    assert.ok(r.ok);
+    assert.equal(verifySignature(r.jws, 'ES384', k.publicKey), true);
+  }
+  const der = p1363ToDer(Buffer.concat([Buffer.alloc(66, 0xff), Buffer.alloc(66, 1)]));
+  assert.equal(der[0], 0x30);
+  assert.equal(der[1], 0x81, 'long-form length past 127 bytes');
+  assert.equal(der[2], der.length - 3);
+  assert.deepEqual([...der.subarray(3, 6)], [0x02, 67, 0x00], 'a high bit gets a leading zero');
+  const short = p1363ToDer(Buffer.concat([Buffer.alloc(32, 0x7f), Buffer.concat([Buffer.alloc(10), Buffer.alloc(22, 1)])]));
+  assert.deepEqual([...short.subarray(0, 4)], [0x30, 2 + 32 + 2 + 22, 0x02, 32]);
+  assert.deepEqual([...short.subarray(36, 38)], [0x02, 22], 'leading zero bytes are dropped');
+  const es512 = generateKeyPairSync('ec', { namedCurve: 'P-521' });
+  const { sign } = await import('node:crypto');
+  for (let i = 0; i < 10; i++) {
+    const input = `${Buffer.from('{"alg":"ES512"}').toString('base64url')}.${Buffer.from(JSON.stringify({ i })).toString('base64url')}`;
+    const sig = sign('sha512', Buffer.from(input), { key: es512.privateKey, dsaEncoding: 'ieee-p1363' });
+    const r = parseJws(`${input}.${sig.toString('base64url')}`);
+    assert.ok(r.ok);
+    assert.equal(verifySignature(r.jws, 'ES512', es512.publicKey), true);
+  }
+});

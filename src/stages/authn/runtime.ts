@@ -77,7 +77,7 @@ async function build(env: CompileEnv): Promise<AuthnRuntime> {
     const audiences = b.audiences ?? builtin?.audiences ?? [];
     if (audiences.length === 0) logger.warn('authn: the built-in issuer has no audience (authentication.builtin.audiences or authServer resources): its tokens are refused');
     const keys = builtin
-      ? env.keeper.keep('authn-keys', BUILTIN_ID, `builtin|${builtin.issuer}`, () => new BuiltinKeySource(builtin, logger), (k) => k.close())
+      ? env.keeper.keep('authn-keys', BUILTIN_ID, `builtin|${identityOf(builtin)}|${builtin.issuer}`, () => new BuiltinKeySource(builtin, logger), (k) => k.close())
       : undefined;
     if (!builtin) logger.warn('authn: the built-in authorization server is configured but not running here: its tokens fail closed');
     if (keys) sources.push(keys);
