@@ -80,7 +80,7 @@ export async function createAuthServer(o: AuthServerOptions): Promise<AuthServer
   };
 
   let keys: SigningKeySet = await loadSigningKeys(store.oidc, keyring, Math.floor(Date.now() / 1000));
-  const build = (set: SigningKeySet): Provider => createProvider({ config, store, keyring, accounts, keys: set, assets, mountPath, onGrantRevoked });
+  const build = (set: SigningKeySet): Provider => createProvider({ config, store, keyring, accounts, keys: set, assets, mountPath, onGrantRevoked, onServerError: (err) => log.error({ err }, 'authorization server error') });
   let provider = build(keys);
   const current = () => provider;
 

@@ -107,7 +107,7 @@ export function createInteractions(deps: InteractionDeps) {
       case 'login':
         return login(r, res, details, form, fc, uid, expiresAt, show);
       case 'password':
-        return changePassword(res, form, fc, uid, state, show);
+        return changePassword(res, form, fc, state, show);
       case 'totp':
         return secondFactor(r, res, form, fc, uid, state, 'otp', show);
       case 'recovery':
@@ -175,14 +175,13 @@ export function createInteractions(deps: InteractionDeps) {
     return redirect(res, fc.action);
   }
 
-  async function changePassword(res: ServerResponse, form: Form, fc: FormContext, uid: string, state: LoginState, show: (s: number, b: string) => void): Promise<void> {
+  async function changePassword(res: ServerResponse, form: Form, fc: FormContext, state: LoginState, show: (s: number, b: string) => void): Promise<void> {
     const user = state.userId && state.passwordAt !== undefined ? await deps.accounts.get(state.userId) : undefined;
     if (!user || !user.mustChangePassword) return redirect(res, fc.action);
     const password = field(form, 'password', 1024);
     if (password !== field(form, 'confirm', 1024)) return show(200, passwordPage(fc, { error: 'The two passwords differ.' }));
     const changed = await deps.accounts.changePassword(user, password);
     if (!changed.ok) return show(200, passwordPage(fc, { error: changed.reason }));
-    void uid;
     return redirect(res, fc.action);
   }
 

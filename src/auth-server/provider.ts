@@ -39,6 +39,8 @@ export interface ProviderDeps {
   readonly mountPath: string;
   /** A grant was revoked (refresh reuse, code replay, revocation, logout): deny-list it. */
   readonly onGrantRevoked: (grantId: string, reason: string) => Promise<void>;
+  /** An unexpected error inside the provider (the client saw a bare server_error). */
+  readonly onServerError?: (err: unknown) => void;
 }
 
 export function hashClientSecret(secret: string): string {
@@ -234,6 +236,8 @@ export function createProvider(deps: ProviderDeps): Provider {
     const b = Buffer.from(stored);
     return a.length === b.length && timingSafeEqual(a, b);
   };
+  // Clients get a bare server_error; operators get the error (never the request's query string).
+  provider.on('server_error', (_ctx: unknown, err: unknown) => deps.onServerError?.(err));
   // A revoked grant is deny-listed before the response leaves (logout, revocation, refresh reuse):
   // once the client sees the answer, the grant's access tokens are already refused everywhere.
   const pending = new WeakMap<object, Promise<void>[]>();
