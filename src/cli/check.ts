@@ -63,7 +63,9 @@ export async function checkConfig(file: string): Promise<CheckResult> {
     );
     for (const s of gen.stages) await s.close?.();
   } catch (err) {
-    fail('', `does not compile: ${(err as Error).message}`);
+    // A stage's own config errors (an OpenAPI document's, with its file, line and pointer) as they are.
+    if (err instanceof ConfigError) problems.push(...err.problems);
+    else fail('', `does not compile: ${(err as Error).message}`);
   } finally {
     await keeper.abort();
   }

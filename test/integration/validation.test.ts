@@ -12,6 +12,8 @@ import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { startEcho, type EchoServer } from '../helpers/upstream.ts';
 import { onSecurityEvent, type SecurityEvent } from '../../src/observe/events.ts';
 import { seedUsers } from '../../examples/demo/services/users.ts';
+import { checkConfig } from '../../src/cli/check.ts';
+import { formatProblem } from '../../src/config/load.ts';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/validation/${name}`, import.meta.url), 'utf8');
 const attacks = JSON.parse(fixture('attacks.json')) as {
@@ -343,6 +345,31 @@ routes:
     const order = await g.fetch('/api/orders', { method: 'POST', ...json({ items: [{ sku: 'BOOK-001', quantity: 1 }] }) });
     assert.equal(order.status, 200, 'the previous, complete document keeps validating');
     assert.equal((await g.fetch('/api/orders', { method: 'POST', ...json({ items: [], x: 1 }) })).status, 422);
+    // rampart check names the document's problem the same way.
+    const checked = await checkConfig(g.configFile);
+    assert.equal(checked.ok, false);
+    assert.ok(checked.problems.map(formatProblem).some((l) => /shop\.yaml:\d+:\d+: #\/paths\/~1orders\/post\/requestBody\/content\/application~1json\/schema\/\$ref: unresolved reference/.test(l)), checked.problems.map(formatProblem).join('\n'));
+  } finally {
+    await g.close();
+  }
+});
+
+test('validation.mode: shadow logs what it would refuse and lets the request through', async () => {
+  const g = await startTestGateway(`
+listeners:
+  - { name: public, port: 0, protocol: https, tls: { dev: true } }
+upstreams:
+  - { id: shop, targets: [{ url: ${echo.url} }], openapi: { document: shop.yaml, basePath: /api } }
+defaults:
+  validation: { mode: shadow, responseContract: shadow }
+routes:
+  - { id: api, path: "/api/*", upstream: shop, stripPrefix: /api }
+`, { files: { 'shop.yaml': fixture('shop.yaml') } });
+  try {
+    const r = await g.fetch('/api/orders', { method: 'POST', ...json({ items: [{ sku: 'BOOK-001', quantity: 100 }] }) });
+    assert.equal(r.status, 200);
+    assert.ok(g.logs.some((l) => l.msg === 'shadow mode: would deny' && l.code === 'RAMPART_VALIDATION_BODY_INVALID'));
+    assert.ok(g.logs.some((l) => String(l.config ?? '').includes('validation.mode: shadow') || l.msg === 'validation.mode: shadow — invalid requests are logged, not refused'), 'the relaxation is warned at start-up');
   } finally {
     await g.close();
   }

@@ -102,7 +102,8 @@ export async function validateRequest(v: RequestValidator, ctx: RequestContext):
   if (op.body === undefined) {
     // Read even without Content-Length: chunked (HTTP/1.1) and HTTP/2 bodies announce no length,
     // and a body nobody checked must not reach the service (S11).
-    if (declaredLength !== '0') {
+    // A WebSocket opening handshake carries no body (RFC 6455 §4.1) and its stream is the tunnel's.
+    if (declaredLength !== '0' && ctx.headers['sec-websocket-key'] === undefined) {
       const bytes = await ctx.body();
       if (bytes.length > 0) return refuse('RAMPART_VALIDATION_CONTENT_TYPE_UNSUPPORTED', 'validation.content_type_unsupported', [{ in: 'body', rule: 'noBody' }], `${op.id} takes no body`, undefined, op);
     }
