@@ -48,8 +48,7 @@ function checksAt(shape: Shape, enabled: ReadonlySet<InjectionCheck>): ReadonlyS
 // eslint-disable-next-line no-control-regex
 const NOT_PLAIN = /[^\x09\x0a\x0d\x20-\x7e]/;
 /** NOT_PLAIN, or the punctuation any detector needs (detect/index.ts). */
-const NEEDS_LOOK = /[^\x09\x0a\x0d\x20-\x7e]|[<>'"`;#&|$%\\:(=*/]|\.\.|@@/;
-const UNION = /union\s/i;
+const NEEDS_LOOK = /[^\x09\x0a\x0d\x20-\x7e]|[<>'"`;#&|$%\\:(=*/]|\.\.|@@|union\s/i;
 
 const EMPTY_CONTEXT = { formats: new Set<string>(), allow: new Set<string>() };
 const plainCache = new WeakMap<ReadonlySet<InjectionCheck>, ReadonlySet<InjectionCheck>>();
@@ -121,7 +120,7 @@ function walkAt(value: unknown, shape: Shape | undefined, o: WalkOptions, r: Wal
 
 function walkString(s: string, shape: Shape | undefined, o: WalkOptions, r: WalkResult, path: ReadonlyArray<string | number>): string {
   // Most strings are printable ASCII without any character a detector needs: one native test.
-  if (!NEEDS_LOOK.test(s) && !UNION.test(s)) return s;
+  if (!NEEDS_LOOK.test(s)) return s;
   let value = s;
   // Printable ASCII (with tab and line breaks) needs neither normalisation nor the control check.
   const plain = !NOT_PLAIN.test(s);
