@@ -79,3 +79,10 @@ test('proxyStage.schema is strict and carries no defaults', () => {
   assert.equal(validate({ timeouts: { headersMs: 5 } }), false);
   assert.ok(!JSON.stringify(proxyStage.schema).includes('"default"'));
 });
+
+test('S1: the authorization server cookies never reach an upstream', async () => {
+  const { withoutAuthServerCookies } = await import('./request-headers.ts');
+  assert.equal(withoutAuthServerCookies('a=1; rampart-auth-session=x; rampart-auth-session.sig=y; b=2'), 'a=1; b=2');
+  assert.equal(withoutAuthServerCookies('Rampart-Auth-CSRF=z'), undefined);
+  assert.equal(withoutAuthServerCookies(['a=1', 'rampart-auth-interaction=q']), 'a=1');
+});

@@ -44,6 +44,11 @@ export function upstreamRequestHeaders(ctx: ForwardingContext, options: HeaderOp
     if (ALWAYS_DROPPED.has(name) || connectionTokens.has(name)) continue;
     if (name.startsWith('rampart-')) continue; // S2: only the gateway speaks Rampart-*
     if (!options.forwardCredentials && CREDENTIALS.includes(name)) continue;
+    if (name === 'cookie') {
+      const kept = withoutAuthServerCookies(value);
+      if (kept) out.cookie = kept;
+      continue;
+    }
     out[name] = value;
   }
   out['x-forwarded-for'] = xForwardedFor(ctx);
@@ -85,4 +90,15 @@ export function forwarded(ctx: Pick<RequestContext, 'clientIp' | 'host' | 'liste
 /** RFC 7239 §4: a value is a token, or else a quoted-string (RFC 9110 §5.6.4). */
 function token(value: string): string {
   return /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(value) ? value : `"${value.replace(/["\\]/g, '\\$&')}"`;
+}
+
+/**
+ * S1: the authorization server's cookies (session, interaction, CSRF; `rampart-auth-*` and their
+ * `.sig` twins) are never forwarded to an upstream, whatever path a browser sent them on.
+ */
+export function withoutAuthServerCookies(value: string | string[]): string | undefined {
+  const pairs = (Array.isArray(value) ? value.join('; ') : value).split(';');
+  const kept = pairs.filter((p) => !p.trim().toLowerCase().startsWith('rampart-auth-'));
+  const joined = kept.map((p) => p.trim()).filter(Boolean).join('; ');
+  return joined || undefined;
 }
