@@ -7,6 +7,7 @@
  *
  * Every failure is a GatewayError with its challenge, plus a log-only reason and event action.
  */
+import type { DenySubject } from './deny-list.ts';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { GatewayError } from '../../errors/problem.ts';
 import type { Principal } from '../../core/principal.ts';
@@ -34,7 +35,7 @@ export interface RouteAuthn {
 }
 
 export type Outcome =
-  | { readonly ok: true; readonly principal: Principal | undefined; readonly method: 'bearer' | 'api-key' | undefined; readonly cached: boolean; readonly issuerId?: string }
+  | { readonly ok: true; readonly principal: Principal | undefined; readonly method: 'bearer' | 'api-key' | undefined; readonly cached: boolean; readonly issuerId?: string; readonly stillValid?: () => boolean }
   | { readonly ok: false; readonly error: GatewayError; readonly action: string; readonly userId?: string };
 
 const TOKEN_FAILURE_ACTION = 'authn.token_invalid';
@@ -119,7 +120,15 @@ async function finishToken(rt: AuthnRuntime, route: RouteAuthn, v: IssuerVerifie
     recordRoles = facts.roles;
   }
   const roles = resolveRoles(t.kind, t.subject, v.bindings, t.claimRoles, v.roleMap, recordRoles);
-  return { ok: true, principal: tokenPrincipal(t, roles), method: 'bearer', cached, issuerId: v.id };
+  // S9: a long-lived connection (WebSocket) asks again while it is open: still not withdrawn?
+  const subject: DenySubject = { issuer: t.issuer, kind: t.kind, subject: t.subject, issuedAt: t.iat, grantId: v.builtin ? t.grantId : undefined, clientId: v.builtin ? t.clientId : undefined };
+  return { ok: true, principal: tokenPrincipal(t, roles), method: 'bearer', cached, issuerId: v.id, stillValid: () => stillValid(rt, subject) };
+}
+
+/** Fail closed: a stale deny-list copy counts as withdrawn. */
+function stillValid(rt: AuthnRuntime, s: DenySubject): boolean {
+  if (!rt.deny) return true;
+  return rt.deny.fresh && rt.deny.denied(s) === undefined;
 }
 
 function revoked(route: RouteAuthn, reason: string, userId: string): Outcome {
@@ -150,6 +159,7 @@ async function apiKey(rt: AuthnRuntime, route: RouteAuthn, presented: string): P
     ...(k.expiresAt !== undefined ? { expiresAt: k.expiresAt } : {}),
     claims: Object.freeze({ name: k.name }),
   };
-  return { ok: true, principal, method: 'api-key', cached: r.cached };
+  const subject: DenySubject = { issuer: API_KEY_ISSUER, kind: 'key', subject: k.id, keyId: k.id, issuedAt: k.createdAt };
+  return { ok: true, principal, method: 'api-key', cached: r.cached, stillValid: () => stillValid(rt, subject) };
 }
 

@@ -57,7 +57,7 @@ export const authnStage: StageModule<AuthnStageConfig> = {
         const o = await authenticate(rt, route, ctx.headers, ctx.query);
         if (o.ok) {
           if (!o.principal) return next();
-          return next({ principal: o.principal, annotations: { 'authn.method': o.method, 'authn.cached': o.cached, ...(o.issuerId ? { 'authn.issuer': o.issuerId } : {}) } });
+          return next({ principal: o.principal, annotations: { 'authn.method': o.method, 'authn.cached': o.cached, ...(o.issuerId ? { 'authn.issuer': o.issuerId } : {}), ...(o.stillValid ? { 'authn.stillValid': o.stillValid } : {}) } });
         }
         publishSecurityEvent({
           'event.kind': 'event', 'event.category': ['authentication'], 'event.action': o.action, 'event.outcome': 'failure',

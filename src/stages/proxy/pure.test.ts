@@ -86,3 +86,28 @@ test('S1: the authorization server cookies never reach an upstream', async () =>
   assert.equal(withoutAuthServerCookies('Rampart-Auth-CSRF=z'), undefined);
   assert.equal(withoutAuthServerCookies(['a=1', 'rampart-auth-interaction=q']), 'a=1');
 });
+
+test('S9: watchCredential closes an upgraded connection at expiry and when the credential is withdrawn', async (t) => {
+  const { watchCredential } = await import('./upgrade.ts');
+  t.mock.timers.enable({ apis: ['setTimeout', 'setInterval'] });
+  const base = { annotations: new Map<string, unknown>(), principal: { expiresAt: 100 } } as never;
+  let closed = 0;
+  const stop = watchCredential(base, () => closed++, () => 90_000);
+  t.mock.timers.tick(9_999);
+  assert.equal(closed, 0);
+  t.mock.timers.tick(1);
+  assert.equal(closed, 1, 'closed when the token expires');
+  stop();
+  let valid = true;
+  const revocable = { annotations: new Map<string, unknown>([['authn.stillValid', () => valid]]), principal: {} } as never;
+  let closed2 = 0;
+  const stop2 = watchCredential(revocable, () => closed2++);
+  t.mock.timers.tick(5_000);
+  assert.equal(closed2, 0);
+  valid = false;
+  t.mock.timers.tick(5_000);
+  assert.equal(closed2, 1, 'closed once the deny-list withdraws it');
+  stop2();
+  t.mock.timers.tick(20_000);
+  assert.equal(closed2, 1, 'stopped after close');
+});

@@ -86,7 +86,44 @@ export async function proxyUpgrade(ctx: RequestContext, client: Duplex, head: Bu
   }
   client.write(switchingProtocols(upgraded.headers, protocol));
   if (head.length > 0) upstream.write(head);
-  tunnel(client, upstream, () => log.debug({ target: target.url }, 'upgraded connection closed'));
+  const stopWatch = watchCredential(ctx, () => {
+    log.info({ target: target.url }, 'upgraded connection closed: its credential expired or was withdrawn');
+    client.destroy();
+    upstream.destroy();
+  });
+  tunnel(client, upstream, () => {
+    stopWatch();
+    log.debug({ target: target.url }, 'upgraded connection closed');
+  });
+}
+
+/** How often an open tunnel asks whether its credential was withdrawn (deny-list copy, in memory). */
+export const RECHECK_MS = 5_000;
+
+/**
+ * S9: an upgraded connection lives no longer than the credential that opened it — closed when the
+ * token (or key) expires, and when its grant, subject, client or key is withdrawn (asked every
+ * RECHECK_MS through the authn stage's `authn.stillValid`). Returns the function that stops it.
+ */
+export function watchCredential(ctx: RequestContext, close: () => void, now: () => number = Date.now): () => void {
+  const timers: NodeJS.Timeout[] = [];
+  const expiresAt = ctx.principal.expiresAt;
+  if (expiresAt !== undefined) {
+    const ms = Math.max(0, expiresAt * 1000 - now());
+    timers.push(setTimeout(close, Math.min(ms, 2_147_483_647)));
+  }
+  const stillValid = ctx.annotations.get('authn.stillValid');
+  if (typeof stillValid === 'function') {
+    const t = setInterval(() => {
+      if (!(stillValid as () => boolean)()) close();
+    }, RECHECK_MS);
+    t.unref();
+    timers.push(t);
+  }
+  for (const t of timers) t.unref();
+  return () => {
+    for (const t of timers) clearTimeout(t);
+  };
 }
 
 /**
