@@ -37,7 +37,7 @@ export const proxySchema: JsonSchema = {
       maxItems: 2,
       description: 'Which upstream error bodies reach the client verbatim: [], [4xx], [4xx, 5xx].',
     },
-    forwardCredentials: { type: 'boolean', description: 'Send Authorization and X-API-Key upstream.' },
+    forwardCredentials: { type: 'boolean', description: 'Send Authorization upstream (X-API-Key never is).' },
     preserveHost: { type: 'boolean', description: "Send the client's Host instead of the target's." },
     timeouts: {
       type: 'object',

@@ -51,7 +51,7 @@ export const proxyStage: StageModule<ProxyConfig> = {
     }
     const log = env.logger.child({ stage: 'proxy', route: route.id, upstream: upstream.id });
     // Secure defaults are the defaults; a relaxation is loud at start-up (STYLE habit 9).
-    if (config.forwardCredentials) warnOnce(env.root, log, 'forwardCredentials: client Authorization and X-API-Key are sent upstream');
+    if (config.forwardCredentials) warnOnce(env.root, log, 'forwardCredentials: client Authorization is sent upstream');
     if (config.passUpstreamErrors.length) warnOnce(env.root, log, `passUpstreamErrors: upstream ${config.passUpstreamErrors.join(' and ')} bodies reach clients verbatim`);
     const rp: RouteProxy = {
       routeId: route.id,

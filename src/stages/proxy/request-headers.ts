@@ -17,9 +17,12 @@ const GATEWAY_OWNED = ['host', 'forwarded', 'x-forwarded-for', 'x-forwarded-prot
  * (X-Original-URL / X-Rewrite-URL would let a client reach a path other than the one checked, S11),
  * `Expect` (the gateway answered it), and Proxy-Authorization (addressed to the gateway, RFC 9110 §11.7.2).
  */
-const DROPPED = ['x-real-ip', 'x-forwarded-port', 'x-forwarded-prefix', 'x-forwarded-server', 'x-original-url', 'x-rewrite-url', 'expect', 'proxy-authorization'];
-/** Client credentials, sent upstream only when the route says `forwardCredentials: true`. */
-const CREDENTIALS = ['authorization', 'x-api-key'];
+const DROPPED = ['x-real-ip', 'x-forwarded-port', 'x-forwarded-prefix', 'x-forwarded-server', 'x-original-url', 'x-rewrite-url', 'expect', 'proxy-authorization', 'x-api-key'];
+/**
+ * Client credentials, sent upstream only when the route says `forwardCredentials: true`. API keys
+ * (`X-API-Key`) are never forwarded, whatever the route says (issue 3 §7): they are in DROPPED.
+ */
+const CREDENTIALS = ['authorization'];
 
 const ALWAYS_DROPPED = new Set([...HOP_BY_HOP, ...GATEWAY_OWNED, ...DROPPED]);
 
