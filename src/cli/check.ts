@@ -9,6 +9,7 @@ import { resolveSecret } from '../config/secrets.ts';
 import { compileGeneration } from '../core/compile.ts';
 import { Keeper } from '../core/keeper.ts';
 import { CertificateStore } from '../tls/store.ts';
+import { certificateEntries } from '../tls/entries.ts';
 import { STAGES } from '../stages/index.ts';
 
 export interface CheckResult {
@@ -40,12 +41,7 @@ export async function checkConfig(file: string): Promise<CheckResult> {
     if (!l.tls?.certificates) continue;
     try {
       const store = new CertificateStore(
-        l.tls.certificates.map((c) => ({
-          certFile: path.resolve(loaded.baseDir, c.cert),
-          keyFile: path.resolve(loaded.baseDir, c.key),
-          ...(c.serverNames ? { serverNames: [...c.serverNames] } : {}),
-          ...(l.tls?.clientAuth ? { clientAuth: { caFile: path.resolve(loaded.baseDir, l.tls.clientAuth.ca), required: l.tls.clientAuth.required } } : {}),
-        })),
+        certificateEntries(l.tls, loaded.baseDir),
         { watch: false },
       );
       store.close();

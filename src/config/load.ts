@@ -169,7 +169,8 @@ export function parseConfig(text: string, display: string, baseDir: string, stag
   return { file: display, baseDir, config: deepFreeze(config), warnings: problems };
 }
 
-function dedupe(problems: ConfigProblem[]): ConfigProblem[] {
+/** One problem per path and message (schema and semantic checks may find the same one). */
+export function dedupe(problems: ConfigProblem[]): ConfigProblem[] {
   const seen = new Set<string>();
   return problems.filter((p) => {
     const k = `${p.path}|${p.message}`;

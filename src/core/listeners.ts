@@ -11,6 +11,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ListenerConfig } from '../config/types.ts';
 import { CertificateStore } from '../tls/store.ts';
+import { certificateEntries } from '../tls/entries.ts';
 import { tlsServerOptions, attachCertificateStore } from '../tls/server-options.ts';
 import { assertDevCertificatesAllowed } from '../tls/dev-ca.ts';
 import { NODE_LIMITS } from '../stages/hygiene/index.ts';
@@ -67,12 +68,7 @@ export async function openListener(l: ListenerConfig, opts: { baseDir: string; d
     };
     if (tls.certificates) {
       store = new CertificateStore(
-        tls.certificates.map((c) => ({
-          certFile: path.resolve(opts.baseDir, c.cert),
-          keyFile: path.resolve(opts.baseDir, c.key),
-          ...(c.serverNames ? { serverNames: [...c.serverNames] } : {}),
-          ...(tls.clientAuth ? { clientAuth: { caFile: path.resolve(opts.baseDir, tls.clientAuth.ca), required: tls.clientAuth.required } } : {}),
-        })),
+        certificateEntries(tls, opts.baseDir),
         storeOpts,
       );
     } else {

@@ -5,6 +5,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Http2ServerResponse } from 'node:http2';
 import { Readable } from 'node:stream';
+import { HOP_BY_HOP, connectionTokens } from './http/hop-by-hop.ts';
 import { PROBLEM_CONTENT_TYPE, toProblem, GatewayError } from '../errors/problem.ts';
 import type { EgressHeaders } from '../stages/headers/index.ts';
 import type { GatewayResponse, OutgoingHeaders } from './stage.ts';
@@ -20,15 +21,13 @@ export interface EgressContext {
   readonly method: string;
 }
 
-/** Connection-specific fields are forbidden in HTTP/2 (RFC 9113 §8.2.2) and never forwarded. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authenticate']);
 
 function headersFor(res: GatewayResponse, ctx: EgressContext, own: boolean): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
-  const connectionTokens = new Set(String(res.headers.connection ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean));
+  const listed = connectionTokens(res.headers.connection);
   for (const [k, v] of Object.entries(res.headers)) {
     const name = k.toLowerCase();
-    if (HOP_BY_HOP.has(name) || connectionTokens.has(name) || name.startsWith(':')) continue;
+    if (HOP_BY_HOP.has(name) || listed.has(name) || name === 'proxy-authenticate' || name.startsWith(':')) continue;
     out[name] = v;
   }
   ctx.egress.apply(out, ctx.https, own);

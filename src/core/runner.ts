@@ -92,7 +92,7 @@ function hostAllowed(allowed: ReadonlySet<string>, host: string): boolean {
 
 /** Matches the route; sets route, params and the route's byte limit. */
 export function match(listener: CompiledListener, ex: Exchange): CompiledRoute | GatewayError {
-  const host = ex.host.startsWith('[') ? ex.host.slice(0, ex.host.indexOf(']') + 1) : ex.host.replace(/:\d+$/, '');
+  const host = hostname(ex.host);
   let found = listener.table.find(ex.method, host, ex.path);
   // A CORS preflight (Fetch §3.2.2) asks about another method: it belongs to the route of that
   // method, whose cors stage answers or refuses it; it never reaches an upstream.

@@ -15,20 +15,8 @@ export const IDENTITY_MAX_LIFETIME_SECONDS = 60;
 export const IDENTITY_JWKS_PATH = '/.well-known/rampart/identity-jwks.json';
 
 /** The `rampart` claim: the principal as the upstream may see it (never its raw token claims). */
-export interface RampartIdentityClaim {
-  readonly kind: PrincipalKind;
-  /** The principal's issuer (who authenticated it): identity is (issuer, kind, sub), S3. */
-  readonly issuer: string;
-  readonly tenant?: string;
-  readonly clientId?: string;
-  readonly keyId?: string;
-  readonly roles: readonly string[];
-  readonly scopes: readonly string[];
-  readonly amr: readonly string[];
-  readonly acr?: string;
-  /** Seconds since the epoch. */
-  readonly authTime?: number;
-}
+/** The principal as upstreams see it: its identity (issuer, kind — S3) and what it may do. */
+export type RampartIdentityClaim = Pick<Principal, 'kind' | 'issuer' | 'tenant' | 'clientId' | 'keyId' | 'roles' | 'scopes' | 'amr' | 'acr' | 'authTime'>;
 
 /** A verified token's claims. */
 export interface IdentityClaims {

@@ -7,6 +7,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { GatewayError } from '../../errors/problem.ts';
 import type { Stage, StageModule } from '../../core/stage.ts';
 import { normalisePath } from './path.ts';
+import { HOP_BY_HOP, connectionTokens } from '../../core/http/hop-by-hop.ts';
 
 export interface HygieneConfig {
   readonly maxHeaderCount: number;
@@ -34,8 +35,8 @@ export interface Inspected {
   readonly headers: IncomingHttpHeaders;
 }
 
-/** RFC 9110 §7.6.1 and RFC 9113 §8.2.2: connection-specific fields never cross the gateway. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authorization', 'proxy-authenticate', 'http2-settings']);
+/** Addressed to the gateway itself (RFC 9110 §11.7): never passed on. */
+const PROXY_AUTH = new Set(['proxy-authorization', 'proxy-authenticate']);
 const SUPPORTED_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 /**
  * Method overrides let a client turn the checked GET into a DELETE at frameworks that honour them
@@ -80,15 +81,10 @@ export function inspect(raw: RawRequest, config: HygieneConfig): Inspected | Gat
   if (host instanceof GatewayError) return host;
 
   const headers: IncomingHttpHeaders = {};
-  const connectionTokens = new Set(
-    String(raw.headers.connection ?? '')
-      .split(',')
-      .map((t) => t.trim().toLowerCase())
-      .filter(Boolean),
-  );
+  const listed = connectionTokens(raw.headers.connection);
   for (const [name, value] of Object.entries(raw.headers)) {
     if (name.startsWith(':')) continue;
-    if (HOP_BY_HOP.has(name) || connectionTokens.has(name)) continue;
+    if (HOP_BY_HOP.has(name) || listed.has(name) || PROXY_AUTH.has(name)) continue;
     if (name.startsWith('rampart-')) continue; // S2: a client can never forge Rampart-* headers
     // CGI-style servers (WSGI, Rack, PHP) map '-' and '_' to one variable: Rampart_Identity or
     // X_Forwarded_For would shadow what the gateway sets. Dropped, as nginx does by default.

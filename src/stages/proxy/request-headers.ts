@@ -5,11 +5,10 @@
  */
 import { isIPv6 } from 'node:net';
 import type { RequestContext } from '../../core/context.ts';
+import { HOP_BY_HOP, connectionTokens } from '../../core/http/hop-by-hop.ts';
 
 export type UpstreamHeaders = Record<string, string | string[]>;
 
-/** RFC 9110 §7.6.1: connection-specific fields (hygiene drops them; dropped again here). */
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'http2-settings'];
 /** Set by the gateway alone: whatever a client sent in these is replaced. */
 const GATEWAY_OWNED = ['host', 'forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id', 'traceparent'];
 /**
@@ -35,16 +34,13 @@ export interface HeaderOptions {
 }
 
 export function upstreamRequestHeaders(ctx: ForwardingContext, options: HeaderOptions): UpstreamHeaders {
-  const connectionTokens = new Set(
-    String(ctx.headers.connection ?? '')
-      .split(',')
-      .map((t) => t.trim().toLowerCase())
-      .filter(Boolean),
-  );
+  // ctx.headers is hygiene's output, where Connection is already gone: connectionTokens() then
+  // costs nothing; it still guards a caller that hands over raw headers.
+  const listed = connectionTokens(ctx.headers.connection);
   const out: UpstreamHeaders = {};
   for (const [name, value] of Object.entries(ctx.headers)) {
     if (value === undefined || name.startsWith(':')) continue;
-    if (ALWAYS_DROPPED.has(name) || connectionTokens.has(name)) continue;
+    if (ALWAYS_DROPPED.has(name) || listed.has(name)) continue;
     if (name.startsWith('rampart-')) continue; // S2: only the gateway speaks Rampart-*
     if (!options.forwardCredentials && CREDENTIALS.includes(name)) continue;
     if (name === 'cookie') {

@@ -4,8 +4,10 @@
  * any `Rampart-*` field stay behind; the core adds the security headers.
  */
 import type { OutgoingHeaders } from '../../core/stage.ts';
+import { HOP_BY_HOP, connectionTokens } from '../../core/http/hop-by-hop.ts';
 
-const DROPPED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'server', 'x-powered-by']);
+/** The upstream's software banner stays behind too. */
+const BANNER = new Set(['server', 'x-powered-by']);
 
 type InHeaders = Record<string, string | string[] | undefined>;
 
@@ -15,7 +17,7 @@ export function clientResponseHeaders(headers: InHeaders): OutgoingHeaders {
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;
     const n = name.toLowerCase();
-    if (DROPPED.has(n) || listed.has(n) || n.startsWith('proxy-')) continue;
+    if (HOP_BY_HOP.has(n) || BANNER.has(n) || listed.has(n) || n.startsWith('proxy-')) continue;
     // S12: the gateway owns CORS. An upstream that reflects Origin (with credentials) must not
     // widen a route's allowlist, nor open a route where CORS is off.
     if (n.startsWith('access-control-')) continue;
@@ -32,14 +34,4 @@ export function clientTrailers(trailers: InHeaders): OutgoingHeaders | undefined
   const out = clientResponseHeaders(trailers);
   for (const name of Object.keys(out)) if (NOT_IN_TRAILERS.has(name)) delete out[name];
   return Object.keys(out).length > 0 ? out : undefined;
-}
-
-function connectionTokens(value: string | string[] | undefined): Set<string> {
-  const joined = Array.isArray(value) ? value.join(',') : (value ?? '');
-  return new Set(
-    joined
-      .split(',')
-      .map((t) => t.trim().toLowerCase())
-      .filter(Boolean),
-  );
 }

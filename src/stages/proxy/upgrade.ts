@@ -5,6 +5,7 @@
  * rejected GatewayError with nothing written yet: the core answers it on the socket as problem+json.
  */
 import type { Duplex } from 'node:stream';
+import { HOP_BY_HOP } from '../../core/http/hop-by-hop.ts';
 import type { Dispatcher } from 'undici';
 import type { RequestContext } from '../../core/context.ts';
 import { GatewayError } from '../../errors/problem.ts';
@@ -17,7 +18,7 @@ const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";
 const PROTOCOLS = new RegExp(`^${TOKEN}(?:/${TOKEN})?(?:\\s*,\\s*${TOKEN}(?:/${TOKEN})?)*$`);
 /** Visible ASCII and tabs only: nothing that could end a header line or change encoding. */
 const FIELD_VALUE = /^[\t\x20-\x7e]*$/;
-const NOT_RELAYED = new Set(['connection', 'upgrade', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'content-length', 'server', 'x-powered-by']);
+const NOT_RELAYED = new Set([...HOP_BY_HOP, 'content-length', 'server', 'x-powered-by']);
 
 export async function proxyUpgrade(ctx: RequestContext, client: Duplex, head: Buffer, rp: RouteProxy): Promise<void> {
   const up = rp.upstream;

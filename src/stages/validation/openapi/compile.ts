@@ -5,7 +5,7 @@
  * any problem is a ConfigError naming the document, line and JSON pointer.
  */
 import type { ValidateFunction } from 'ajv';
-import { ConfigError, type ConfigProblem } from '../../../config/load.ts';
+import { ConfigError, dedupe, type ConfigProblem } from '../../../config/load.ts';
 import { pointerSegment } from '../../../core/body/json.ts';
 import { Shape } from '../shape.ts';
 import { createAjv } from './ajv.ts';
@@ -287,12 +287,3 @@ function facetsOf(root: Record<string, unknown>, schema: unknown): Record<string
   return out;
 }
 
-function dedupe(problems: ConfigProblem[]): ConfigProblem[] {
-  const seen = new Set<string>();
-  return problems.filter((p) => {
-    const k = `${p.path}|${p.message}`;
-    if (seen.has(k)) return false;
-    seen.add(k);
-    return true;
-  });
-}
