@@ -14,6 +14,7 @@ import type { RequestContext } from './context.ts';
 import type { CompileEnv } from './compile-env.ts';
 import type { Stage, StageModule } from './stage.ts';
 import { mergeStageConfig } from '../config/merge.ts';
+import { hostname } from '../stages/hygiene/index.ts';
 
 /** The route-level stages that also guard built-in routes, in this order. */
 export const BUILTIN_PHASE = ['ip-filter', 'throttle'] as const;
@@ -47,8 +48,8 @@ export class BuiltinRegistry {
   }
 
   find(host: string, path: string): BuiltinMount | undefined {
-    const h = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.replace(/:\d+$/, '');
-    return this.#mounts.find((m) => m.matches(h.toLowerCase(), path));
+    const h = hostname(host).toLowerCase();
+    return this.#mounts.find((m) => m.matches(h, path));
   }
 
   async closeAll(): Promise<void> {

@@ -19,7 +19,7 @@ import { openStore, startStoreMaintenance } from '../store/open.ts';
 import type { Store } from '../store/types.ts';
 import type { AuthnServices } from './authn-port.ts';
 import { createIdentitySigner, type IdentitySigner } from '../identity/signer.ts';
-import { IDENTITY_JWKS_PATH } from '../identity/claims.ts';
+import { identityJwksMount } from '../identity/jwks-mount.ts';
 import { STAGES } from '../stages/index.ts';
 import { compileGeneration, type Generation, type CompiledRoute, type CompiledListener } from './compile.ts';
 import { Keeper } from './keeper.ts';
@@ -146,6 +146,7 @@ export class Gateway {
       this.#builtins.add(this.#authServer.mount);
       this.logger.info({ issuer: root.authServer.issuer }, 'authorization server mounted');
     }
+    this.#builtins.add(identityJwksMount(this.#identity));
     this.#apiKeys = createApiKeyService({ store: this.#store, keyring: this.#keyring });
     this.#gen = await this.#compile(loaded, 1);
     this.#keeper.commit();
@@ -347,7 +348,6 @@ export class Gateway {
       if (error) response = errorResponse(ex, error);
       else {
         const mount = this.#builtins.find(ex.host, ex.path);
-        const builtin = mount ? undefined : this.#builtin(ex);
         if (mount) {
           const denied = await this.#runMount(gen, listener, ex, req, res, mount);
           if (denied === undefined) {
@@ -355,10 +355,6 @@ export class Gateway {
             return;
           }
           response = denied;
-        } else if (builtin) {
-          response = builtin;
-          own = false;
-          ex.decision = 'reply';
         } else {
           const m = match(listener, ex);
           if (m instanceof GatewayError) response = errorResponse(ex, m);
@@ -422,16 +418,6 @@ export class Gateway {
       this.logger.error({ requestId: ex.requestId, mount: mount.name, err }, 'unexpected error in a built-in route');
       if (!res.headersSent) return errorResponse(ex, err);
       res.destroy();
-    }
-    return undefined;
-  }
-
-  /** Built-in routes under /.well-known/rampart/ (GET/HEAD only). */
-  #builtin(ex: Exchange): GatewayResponse | undefined {
-    if (!ex.path.startsWith('/.well-known/rampart/')) return undefined;
-    if (ex.path === IDENTITY_JWKS_PATH && (ex.method === 'GET' || ex.method === 'HEAD')) {
-      const body = Buffer.from(JSON.stringify(this.#identity.jwks()));
-      return { status: 200, headers: { 'content-type': 'application/jwk-set+json', 'content-length': String(body.length), 'cache-control': 'public, max-age=60' }, body };
     }
     return undefined;
   }

@@ -240,3 +240,13 @@ test('denials publish ECS security events on the diagnostics channel', async () 
   for (const k of ['@timestamp', 'event.kind', 'event.category', 'event.outcome', 'source.ip', 'http.request.method', 'url.path', 'http.response.status_code', 'trace.id', 'rampart.code']) assert.ok(k in e, k);
   assert.equal(e['rampart.code'], 'RAMPART_HYGIENE_PATH_INVALID');
 });
+
+test('the identity JWKS is a built-in route: cacheable, GET/HEAD only (405 problem+json otherwise), with the security headers', async () => {
+  const res = await t.fetch('/.well-known/rampart/identity-jwks.json');
+  assert.equal(res.status, 200);
+  assert.equal(res.headers['cache-control'], 'public, max-age=60');
+  assertSecurityHeaders(res.headers);
+  const post = await t.fetch('/.well-known/rampart/identity-jwks.json', { method: 'POST', body: 'x' });
+  assertProblem(post, 405, 'RAMPART_ROUTE_METHOD_NOT_ALLOWED');
+  assert.equal(post.headers.allow, 'GET, HEAD');
+});
