@@ -75,7 +75,7 @@ routes:
   const route = loaded.config.routes[0];
   const env: CompileEnv = {
     root: loaded.config, route, upstream: loaded.config.upstreams[0], logger, keeper,
-    identity: { tokenFor: async () => '' }, generation: 1, dataDir: '/tmp', dev: true, authn: services,
+    identity: { tokenFor: async () => '' }, generation: 1, dataDir: '/tmp', dev: true, authn: services, clock: Date.now,
   };
   return authnStage.compile(mergeStageConfig(authnStage.defaults, route?.authn), env);
 }

@@ -21,8 +21,8 @@ import { adapterFactory } from './adapter.ts';
 import { providerJwks, type SigningKeySet } from './signing-keys.ts';
 import { deviceConfirmPage, deviceInputPage, deviceSuccessPage, errorPage, logoutPage, logoutSuccessPage } from './pages/provider-pages.ts';
 
-export const ACR_MFA = 'urn:rampart:acr:mfa';
-export const ACR_RECOVERY = 'urn:rampart:acr:recovery';
+import { ACR_MFA, ACR_RECOVERY } from './acr.ts';
+export { ACR_MFA, ACR_RECOVERY };
 /** RFC 9068 §2.2 does not name the grant: Rampart's claim for it (the deny-list revokes grants). */
 export const GRANT_CLAIM = 'grant_id';
 export const OIDC_SCOPES = ['openid', 'offline_access', 'profile', 'email'] as const;

@@ -6,6 +6,7 @@ import type { JsonSchema, StageModule } from '../core/stage.ts';
 import { authServerSchema } from '../auth-server/config.ts';
 import { storeRootSchema } from '../store/config.ts';
 import { authenticationSchema } from '../stages/authn/config.ts';
+import { authorizationSchema } from '../stages/authz/config.ts';
 import { rateLimitRootSchema, upstreamConcurrencySchema } from '../ratelimit/settings.ts';
 
 const id = { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]{0,62}$', 'x-message': 'must be an id: lower-case letters, digits, ".", "_" or "-", at most 63' } as const;
@@ -244,6 +245,7 @@ export function buildRootSchema(stages: readonly StageModule[]): JsonSchema {
       store: storeRootSchema(secretRef),
       authentication: authenticationSchema,
       authServer: authServerSchema,
+      authorization: authorizationSchema,
       listeners: { type: 'array', minItems: 1, items: listener },
       upstreams: { type: 'array', items: upstreamSchema(stageProps), default: [] },
       routes: { type: 'array', items: route },

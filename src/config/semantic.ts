@@ -12,6 +12,7 @@ import { checkRateLimitSettings } from '../ratelimit/settings.ts';
 import { checkStoreSettings } from '../store/config.ts';
 import { checkAuthServer } from '../auth-server/config.ts';
 import { checkAuthenticationSettings } from '../stages/authn/check.ts';
+import { policyOf } from '../stages/authz/policy.ts';
 
 export interface SemanticIssue {
   readonly path: Segment[];
@@ -143,7 +144,7 @@ export function semanticChecks(config: RootConfig, stages: readonly StageModule[
     const dev = config.listeners.some((l) => l.tls?.dev === true);
     for (const issue of checkAuthServer(config.authServer, config.routes.map((r) => r.host), dev)) (issue.severity === 'warning' ? warn : err)(issue.path, issue.message);
   }
-  for (const issue of checkRateLimitSettings(config)) err(issue.path, issue.message);
+  for (const issue of policyOf(config).issues) (issue.severity === 'error' ? err : warn)(issue.path, issue.message);
   if (config.routes.length === 0) warn(['routes'], 'no routes: every request will get 404');
   return out;
 }

@@ -8,6 +8,7 @@ import type { StoreConfig } from '../store/config.ts';
 import type { AuthenticationConfig } from '../stages/authn/config.ts';
 
 import type { AuthServerConfig } from '../auth-server/config.ts';
+import type { AuthorizationConfig } from '../stages/authz/config.ts';
 
 export type SecretRef = { readonly env: string } | { readonly file: string };
 
@@ -145,6 +146,8 @@ export interface RootConfig {
   readonly rateLimit: RateLimitSettings;
   /** The built-in authorization server (src/auth-server), when configured. */
   readonly authServer?: AuthServerConfig;
+  /** The access policy (src/stages/authz/config.ts): permissions, roles, rules. */
+  readonly authorization?: AuthorizationConfig;
   readonly listeners: readonly ListenerConfig[];
   readonly upstreams: readonly UpstreamConfig[];
   readonly routes: readonly RouteConfig[];

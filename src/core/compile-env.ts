@@ -29,4 +29,6 @@ export interface CompileEnv {
   readonly keyring?: Keyring;
   /** What the authn stage verifies credentials with (built-in issuer, API-key verifier); absent: none. */
   readonly authn?: AuthnServices;
+  /** Milliseconds since the epoch; tests pass a controlled clock (authz schedules). */
+  readonly clock: () => number;
 }

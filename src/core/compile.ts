@@ -71,6 +71,8 @@ export interface CompileServices {
   readonly store?: Store;
   readonly authn?: AuthnServices;
   readonly keyring?: Keyring;
+  /** Default Date.now. */
+  readonly clock?: () => number;
 }
 
 const ORDER = new Map<string, number>(REQUEST_PHASE.map((n, i) => [n, i]));
@@ -102,6 +104,7 @@ export async function compileGeneration(loaded: LoadedConfig, stages: readonly S
   const env = (route: RouteConfig | undefined, upstream: UpstreamConfig | undefined): CompileEnv => ({
     root, route, upstream, logger: services.logger, keeper: services.keeper, identity: services.identity,
     generation: id, dataDir: services.dataDir, dev: services.dev, ...(services.store ? { store: services.store } : {}), ...(services.keyring ? { keyring: services.keyring } : {}), ...(services.authn ? { authn: services.authn } : {}), baseDir: loaded.baseDir,
+    clock: services.clock ?? Date.now,
   });
   const listenerEgress = headersStage.compile(mergeStageConfig(headersStage.defaults, root.defaults.headers), env(undefined, undefined)) as Stage & { egress: EgressHeaders };
   const ids = requestIdStage.compile(mergeStageConfig(requestIdStage.defaults, root.defaults['request-id']), env(undefined, undefined)) as ReturnType<typeof requestIdStage.compile> & CompiledListener['ids'];

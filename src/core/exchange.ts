@@ -46,6 +46,8 @@ export class Exchange implements RequestContext {
   /** For the access log. */
   decision: 'allow' | 'deny' | 'reply' | 'error' = 'allow';
   reasonCode: string | undefined;
+  /** The authorization rule that decided (allow or deny), for the access log. */
+  ruleId: string | undefined;
   upstream: string | undefined;
   bytesOut = 0;
   /** The status written to the client (0 until then). */

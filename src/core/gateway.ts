@@ -49,6 +49,8 @@ export interface GatewayOptions {
   readonly dataDir?: string;
   /** Credential verifiers for the authn stage (the built-in issuer, API keys); tests pass doubles. */
   readonly authn?: AuthnServices;
+  /** The clock policy conditions read (default Date.now); tests pass a controlled one. */
+  readonly clock?: () => number;
 }
 
 export interface ReloadResult {
@@ -69,6 +71,7 @@ export class Gateway {
   #identity!: IdentitySigner;
   #dataDir = '';
   #dev = false;
+  readonly #clock: (() => number) | undefined;
   #store: Store | undefined;
   #keyring: Keyring | undefined;
   #authn: AuthnServices | undefined;
@@ -97,6 +100,7 @@ export class Gateway {
     this.#stages = options.stages ?? STAGES;
     this.#configFile = path.resolve(options.configFile);
     this.#authn = options.authn;
+    this.#clock = options.clock;
   }
 
   static async start(options: GatewayOptions): Promise<Gateway> {
@@ -177,6 +181,7 @@ export class Gateway {
     const env: CompileEnv = {
       root, route: undefined, upstream: undefined, logger: this.logger, keeper: this.#keeper, identity: this.#identity,
       generation: id, dataDir: this.#dataDir, dev: this.#dev, ...(this.#store ? { store: this.#store } : {}), ...(this.#keyring ? { keyring: this.#keyring } : {}), authn: this.#authnServices(),
+      clock: this.#clock ?? Date.now,
     };
     this.#builtinStages.set(gen, await compileBuiltinStages(this.#stages, root.defaults, env));
     // Opened during the compile, so the keeper keeps the login counters across reloads.
@@ -186,7 +191,7 @@ export class Gateway {
   }
 
   async #compileRoutes(loaded: LoadedConfig, id: number): Promise<Generation> {
-    return compileGeneration(loaded, this.#stages, { logger: this.logger, keeper: this.#keeper, identity: this.#identity, dataDir: this.#dataDir, dev: this.#dev, ...(this.#store ? { store: this.#store } : {}), ...(this.#keyring ? { keyring: this.#keyring } : {}), authn: this.#authnServices() }, id);
+    return compileGeneration(loaded, this.#stages, { logger: this.logger, keeper: this.#keeper, identity: this.#identity, dataDir: this.#dataDir, dev: this.#dev, ...(this.#store ? { store: this.#store } : {}), ...(this.#keyring ? { keyring: this.#keyring } : {}), authn: this.#authnServices(), ...(this.#clock ? { clock: this.#clock } : {}) }, id);
   }
 
   /** What the authn stage verifies credentials with: the built-in server and API keys (tests may replace either). */

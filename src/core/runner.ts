@@ -211,6 +211,7 @@ export function errorResponse(ex: Exchange, error: unknown): GatewayResponse {
   if (error instanceof GatewayError) {
     ex.decision = 'deny';
     ex.reasonCode = error.code;
+    if (error.ruleId) ex.ruleId = error.ruleId;
     const action = EVENT_ACTIONS[error.code];
     if (action) {
       publishSecurityEvent({
@@ -219,6 +220,7 @@ export function errorResponse(ex: Exchange, error: unknown): GatewayResponse {
         'http.response.status_code': error.status, 'trace.id': ex.traceId, 'rampart.code': error.code,
         ...(ex.route ? { 'rampart.route': ex.route.id } : {}),
         ...(error.reason ? { 'event.reason': error.reason } : {}),
+        ...(error.ruleId ? { 'rule.id': error.ruleId } : {}),
       });
     }
   } else {
@@ -249,6 +251,7 @@ const EVENT_ACTIONS: Partial<Record<string, string>> = {
   RAMPART_HYGIENE_UPGRADE_REFUSED: 'hygiene.upgrade_refused',
   RAMPART_HYGIENE_REQUEST_TIMEOUT: 'hygiene.request_timeout',
   RAMPART_HYGIENE_EXPECTATION_FAILED: 'hygiene.expectation_failed',
+  RAMPART_HYGIENE_METHOD_OVERRIDE: 'hygiene.method_override',
 };
 
 export function logExchange(accessLog: Logger, ex: Exchange, route: CompiledRoute | undefined, status: number, aborted: boolean): void {
@@ -268,6 +271,7 @@ export function logExchange(accessLog: Logger, ex: Exchange, route: CompiledRout
     principal: ex.principal.kind === 'anonymous' ? undefined : `${ex.principal.kind}:${ex.principal.subject}`,
     decision: ex.decision,
     reason: ex.reasonCode,
+    ruleId: ex.ruleId,
     httpVersion: ex.httpVersion,
   };
   if (aborted) entry.aborted = true;

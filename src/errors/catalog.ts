@@ -29,6 +29,7 @@ export const CATALOG = {
   RAMPART_HYGIENE_METHOD_NOT_SUPPORTED: { status: 501, title: 'Method not supported by the gateway' },
   RAMPART_HYGIENE_UPGRADE_REFUSED: { status: 400, title: 'Protocol upgrade not allowed on this route' },
   RAMPART_HYGIENE_REQUEST_TIMEOUT: { status: 408, title: 'Request not received in time' },
+  RAMPART_HYGIENE_METHOD_OVERRIDE: { status: 400, title: 'Method overrides are not accepted' },
   // Network policy
   RAMPART_IPFILTER_DENIED: { status: 403, title: 'Client address not allowed' },
   RAMPART_TLS_CLIENT_CERT_REQUIRED: { status: 403, title: 'A verified client certificate is required' },
@@ -44,6 +45,11 @@ export const CATALOG = {
   RAMPART_AUTHN_INSUFFICIENT_SCOPE: { status: 403, title: 'Insufficient scope' },
   RAMPART_AUTHN_STEP_UP_REQUIRED: { status: 401, title: 'Stronger or more recent authentication required' },
   RAMPART_AUTHN_UNAVAILABLE: { status: 503, title: 'Authentication temporarily unavailable' },
+  // Authorization (roles, permissions, conditions, object ownership)
+  RAMPART_AUTHZ_DENIED: { status: 403, title: 'Not allowed by the access policy' },
+  RAMPART_AUTHZ_NOT_OWNER: { status: 403, title: 'The resource belongs to someone else' },
+  RAMPART_AUTHZ_NOT_FOUND: { status: 404, title: 'Not found' },
+  RAMPART_AUTHZ_RESPONSE_UNVERIFIED: { status: 502, title: 'The upstream answer could not be checked against the access policy' },
   // Rate limiting and throttling (throttle, quota, per-upstream concurrency, load shedding)
   RAMPART_RATELIMIT_EXCEEDED: { status: 429, title: 'Rate limit exceeded' },
   RAMPART_RATELIMIT_QUEUE_FULL: { status: 429, title: 'Too many requests waiting' },

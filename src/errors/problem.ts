@@ -16,6 +16,8 @@ export class GatewayError extends Error {
   readonly headers: Readonly<Record<string, string>>;
   /** Extra public members of the problem document (e.g. `errors` of validation). */
   readonly extensions: Readonly<Record<string, unknown>>;
+  /** The policy rule behind a denial (access log `ruleId`, security event `rule.id`); never sent. */
+  readonly ruleId: string | undefined;
 
   constructor(
     code: ErrorCode,
@@ -25,6 +27,7 @@ export class GatewayError extends Error {
       status?: number;
       headers?: Record<string, string>;
       extensions?: Record<string, unknown>;
+      ruleId?: string;
       cause?: unknown;
     } = {},
   ) {
@@ -36,6 +39,7 @@ export class GatewayError extends Error {
     this.reason = options.reason;
     this.headers = options.headers ?? {};
     this.extensions = options.extensions ?? {};
+    this.ruleId = options.ruleId;
   }
 }
 

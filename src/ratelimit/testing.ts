@@ -28,7 +28,7 @@ export function testEnv(rateLimit: Partial<RateLimitSettings> = {}, routeId = 'r
   } as unknown as RootConfig;
   return {
     root, route: { id: routeId, path: '/x', methods: ['GET'], websocket: false, requireClientCertificate: false }, upstream: undefined,
-    logger: pino({ level: 'silent' }), keeper, identity: {} as CompileEnv['identity'], generation: 1, dataDir: '/tmp', dev: false,
+    logger: pino({ level: 'silent' }), keeper, identity: {} as CompileEnv['identity'], generation: 1, dataDir: '/tmp', dev: false, clock: Date.now,
   };
 }
 

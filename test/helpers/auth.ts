@@ -6,7 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { Agent, request } from 'undici';
-import { startTestGateway, type TestGateway } from './gateway.ts';
+import { startTestGateway, type TestGateway, withAuthenticatedPolicy } from './gateway.ts';
 import { createArgon2Hasher } from '../../src/accounts/password-hash.ts';
 import { hotp, totpStep } from '../../src/accounts/totp.ts';
 import type { Store } from '../../src/store/types.ts';
@@ -72,7 +72,7 @@ authServer:
 ${o.authServer ?? ''}
 ${o.extra ?? 'routes: []'}
 `;
-  const t = await startTestGateway(yaml);
+  const t = await startTestGateway(withAuthenticatedPolicy(yaml));
   return Object.assign(t, { issuer, base, store: t.gw.store });
 }
 

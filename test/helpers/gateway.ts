@@ -11,6 +11,7 @@ import { Agent, request, type Dispatcher } from 'undici';
 import { Gateway } from '../../src/core/gateway.ts';
 import type { AuthnServices } from '../../src/core/authn-port.ts';
 import { DEFAULT_REDACT } from '../../src/observe/logger.ts';
+import { parse as parseYaml } from 'yaml';
 
 export interface TestGateway {
   readonly gw: Gateway;
@@ -90,4 +91,41 @@ export async function startTestGateway(yaml: string, options: { files?: Record<s
     },
   };
   return t;
+}
+
+/**
+ * For tests whose subject is not authorization (authentication, the auth server, CLI accounts):
+ * adds an explicit `authorization` section that lets any authenticated caller use every route,
+ * and anyone use routes that say `authn: { required: false }` — the policy those tests assumed
+ * before default deny. Tests of authorization write their own policy.
+ */
+export function withAuthenticatedPolicy(text: string): string {
+  type Bindings = Array<{ roles: string[] }> | undefined;
+  const doc = parseYaml(text) as {
+    routes?: Array<{ id: string; authn?: { required?: boolean } }> | null;
+    authorization?: unknown;
+    authServer?: unknown;
+    authentication?: { builtin?: { bindings?: Bindings }; apiKeys?: { bindings?: Bindings }; issuers?: Array<{ bindings?: Bindings; roles?: { map?: Record<string, string[]> } }> };
+  };
+  // Without a credential source every caller is anonymous and authorization stays off.
+  if (doc.authorization !== undefined || (doc.authentication === undefined && doc.authServer === undefined)) return text;
+  const routes = doc.routes ?? [];
+  const open = routes.filter((r) => r.authn?.required === false).map((r) => r.id);
+  const closed = routes.filter((r) => r.authn?.required !== false).map((r) => r.id);
+  // Roles the bindings name must exist (unknown roles are refused at load): declared, granting nothing.
+  const a = doc.authentication;
+  const roles = new Set<string>();
+  const add = (bs: Bindings) => bs?.forEach((b) => b.roles.forEach((r) => roles.add(r)));
+  add(a?.builtin?.bindings);
+  add(a?.apiKeys?.bindings);
+  for (const i of a?.issuers ?? []) {
+    add(i.bindings);
+    for (const list of Object.values(i.roles?.map ?? {})) list.forEach((r) => roles.add(r));
+  }
+  const rules = [
+    ...(closed.length ? [`    - { id: any-authenticated-caller, routes: [${closed.join(', ')}], authenticated: true }`] : []),
+    ...(open.length ? [`    - { id: anyone, routes: [${open.join(', ')}], public: true }`] : []),
+  ];
+  const roleLines = [...roles].map((r) => `    ${JSON.stringify(r)}: {}`);
+  return `${text}\nauthorization:\n  roles:${roleLines.length ? `\n${roleLines.join('\n')}` : ' {}'}\n  rules:${rules.length ? `\n${rules.join('\n')}` : ' []'}\n`;
 }

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { startTestGateway, type TestGateway, withAuthenticatedPolicy } from '../helpers/gateway.ts';
 import { startEcho, type EchoServer } from '../helpers/upstream.ts';
 import { loadMasterKey } from '../../src/secrets/master-key.ts';
 import { createKeyring } from '../../src/secrets/keyring.ts';
@@ -18,7 +18,7 @@ let keys: ApiKeyService;
 
 before(async () => {
   echo = await startEcho();
-  t = await startTestGateway(`
+  t = await startTestGateway(withAuthenticatedPolicy(`
 listeners:
   - { name: public, port: 0, protocol: https, tls: { dev: true } }
 upstreams:
@@ -28,7 +28,7 @@ authentication:
   denyList: { pollSeconds: 1 }
 routes:
   - { id: api, path: /api/echo, upstream: echo, stripPrefix: /api }
-`);
+`));
   // The same master key the gateway uses (dev mode: <dataDir>/master.key), as the CLI would load it.
   const keyring = createKeyring(await loadMasterKey({ dataDir: path.join(t.dir, '.rampart'), dev: true }));
   keys = createApiKeyService({ store: t.gw.store, keyring });

@@ -5,7 +5,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { startTestGateway, type TestGateway, withAuthenticatedPolicy } from '../helpers/gateway.ts';
 import { startEcho, type EchoServer } from '../helpers/upstream.ts';
 import { startTestIdp, type TestIdp } from '../../src/stages/authn/test-idp.ts';
 import { makeKey, signToken, accessToken, now, TestBuiltinIssuer, accountsDouble, type TestKey } from '../../src/stages/authn/testing.ts';
@@ -26,7 +26,7 @@ after(async () => {
 });
 
 async function gateway(authentication: string, routes = '  - { id: api, path: /api/echo, upstream: echo, stripPrefix: /api }', options: Parameters<typeof startTestGateway>[1] = {}): Promise<TestGateway> {
-  const g = await startTestGateway(`
+  const g = await startTestGateway(withAuthenticatedPolicy(`
 listeners:
   - { name: public, port: 0, protocol: https, tls: { dev: true } }
 upstreams:
@@ -34,7 +34,7 @@ upstreams:
 ${authentication}
 routes:
 ${routes}
-`, { files: { 'idp-ca.pem': idp.caPem }, ...options });
+`), { files: { 'idp-ca.pem': idp.caPem }, ...options });
   open.push(g);
   return g;
 }
@@ -155,7 +155,8 @@ test('config: required: true without a credential source, and unknown issuer ids
 });
 
 test('shadow mode: a bad token is logged as "would deny" and the request goes on as anonymous', async () => {
-  const g = await gateway(issuer('      allowPrivateNetwork: true'), '  - { id: api, path: /api/echo, upstream: echo, stripPrefix: /api, authn: { mode: shadow } }');
+  // The route is public for authorization, so that what the client sees is authn's shadow alone.
+  const g = await gateway(`${issuer('      allowPrivateNetwork: true')}\nauthorization:\n  rules: [{ id: anyone, route: api, public: true }]`, '  - { id: api, path: /api/echo, upstream: echo, stripPrefix: /api, authn: { mode: shadow } }');
   const res = await g.fetch('/api/echo', { headers: { authorization: 'Bearer a.b.c' } });
   assert.equal(res.status, 200);
   assert.ok(g.logs.some((l) => l.msg === 'shadow mode: would deny' && l.code === 'RAMPART_AUTHN_TOKEN_INVALID'));
@@ -172,7 +173,7 @@ ${issuer(`      allowPrivateNetwork: true\n      clockSkewSeconds: ${skew}`)}
 routes:
   - { id: api, path: /api/echo, upstream: echo, stripPrefix: /api }
 ${extraRoute}`;
-  const g = await startTestGateway(yaml(30), { files: { 'idp-ca.pem': idp.caPem } });
+  const g = await startTestGateway(withAuthenticatedPolicy(yaml(30)), { files: { 'idp-ca.pem': idp.caPem } });
   open.push(g);
   const token = corpToken();
   const lines = () => g.logs.filter((l) => l.route === 'api' && l.status === 200);
@@ -187,11 +188,11 @@ ${extraRoute}`;
   assert.equal(await call(), false);
   assert.equal(await call(), true);
   const fetches = idp.requests.length;
-  await g.rewrite(yaml(30, '  - { id: other, path: /api/other, upstream: echo, authn: { required: false } }'));
+  await g.rewrite(withAuthenticatedPolicy(yaml(30, '  - { id: other, path: /api/other, upstream: echo, authn: { required: false } }')));
   assert.equal((await g.gw.reload()).ok, true);
   assert.equal(await call(), true, 'an unrelated change keeps the cache');
   assert.equal(idp.requests.length, fetches, 'and the key set: no refetch');
-  await g.rewrite(yaml(10));
+  await g.rewrite(withAuthenticatedPolicy(yaml(10)));
   assert.equal((await g.gw.reload()).ok, true);
   assert.equal(await call(), false, 'changed verification settings start from an empty cache');
 });

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { timingSafeEqual } from 'node:crypto';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { startTestGateway, type TestGateway, withAuthenticatedPolicy } from '../helpers/gateway.ts';
 import { startEcho, type EchoServer } from '../helpers/upstream.ts';
 import { startTestIdp, type TestIdp } from '../../src/stages/authn/test-idp.ts';
 import { makeKey, signToken, accessToken, now, TestBuiltinIssuer, type TestKey } from '../../src/stages/authn/testing.ts';
@@ -93,7 +93,7 @@ before(async () => {
   attacker = await startTestIdp({ path: '/evil' });
   builtinKey = makeKey('ES256', 'builtin-1');
   builtin = new TestBuiltinIssuer(BUILTIN, [API], [builtinKey]);
-  t = await startTestGateway(config(), { files: { 'idp-ca.pem': idp.caPem }, authn: { builtin, apiKeys: keys } });
+  t = await startTestGateway(withAuthenticatedPolicy(config()), { files: { 'idp-ca.pem': idp.caPem }, authn: { builtin, apiKeys: keys } });
   const at = now();
   await t.gw.store.users.create({ id: 'alice', username: 'alice', passwordHash: '$scrypt$x', mustChangePassword: false, roles: ['customer'], recoveryCodeHashes: [], disabled: false, createdAt: at, updatedAt: at });
   await t.gw.store.users.create({ id: 'bob', username: 'bob', passwordHash: '$scrypt$x', mustChangePassword: false, roles: [], recoveryCodeHashes: [], disabled: false, createdAt: at, updatedAt: at });

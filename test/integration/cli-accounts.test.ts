@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { startTestGateway, type TestGateway, withAuthenticatedPolicy } from '../helpers/gateway.ts';
 import { startEcho, type EchoServer } from '../helpers/upstream.ts';
 import { runAccountCommand } from '../../src/cli/accounts/index.ts';
 
@@ -16,7 +16,7 @@ const savedDataDir = process.env.RAMPART_DATA_DIR;
 
 before(async () => {
   echo = await startEcho();
-  t = await startTestGateway(`
+  t = await startTestGateway(withAuthenticatedPolicy(`
 listeners:
   - { name: public, port: 0, protocol: https, tls: { dev: true } }
 upstreams:
@@ -26,7 +26,7 @@ authentication:
   denyList: { pollSeconds: 1 }
 routes:
   - { id: api, path: /api/echo, upstream: echo, stripPrefix: /api }
-`);
+`));
   // The test gateway keeps its data under <dir>/.rampart; the CLI finds it the documented way.
   process.env.RAMPART_DATA_DIR = path.join(t.dir, '.rampart');
 });

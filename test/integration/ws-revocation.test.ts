@@ -8,7 +8,7 @@ import http from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, WebSocket } from 'ws';
-import { startTestGateway } from '../helpers/gateway.ts';
+import { startTestGateway, withAuthenticatedPolicy } from '../helpers/gateway.ts';
 import { loadMasterKey } from '../../src/secrets/master-key.ts';
 import { createKeyring } from '../../src/secrets/keyring.ts';
 import { createApiKeyService } from '../../src/accounts/api-keys.ts';
@@ -19,7 +19,7 @@ test('S9: a WebSocket opened with an API key closes when the key is revoked', as
   wss.on('connection', (ws) => ws.on('message', (m) => ws.send(`echo:${m.toString()}`)));
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
-  const t = await startTestGateway(`
+  const t = await startTestGateway(withAuthenticatedPolicy(`
 listeners:
   - { name: public, port: 0, protocol: https, tls: { dev: true } }
 upstreams:
@@ -29,7 +29,7 @@ authentication:
   denyList: { pollSeconds: 1 }
 routes:
   - { id: ws, path: /ws, methods: [GET], upstream: ws, websocket: true }
-`);
+`));
   const keyring = createKeyring(await loadMasterKey({ dataDir: path.join(t.dir, '.rampart'), dev: true }));
   const keys = createApiKeyService({ store: t.gw.store, keyring });
   try {

@@ -27,6 +27,8 @@ export const API_KEY_ISSUER = 'urn:rampart:api-keys';
 
 export interface RouteAuthn {
   readonly required: boolean;
+  /** Methods a public authorization rule opens to anonymous callers (credentials optional there). */
+  readonly anonymousMethods?: ReadonlySet<string>;
   /** Issuer ids accepted; undefined: every configured issuer. */
   readonly issuers: ReadonlySet<string> | undefined;
   readonly apiKeys: boolean;
@@ -40,13 +42,13 @@ export type Outcome =
 
 const TOKEN_FAILURE_ACTION = 'authn.token_invalid';
 
-export async function authenticate(rt: AuthnRuntime, route: RouteAuthn, headers: Readonly<IncomingHttpHeaders>, query: string): Promise<Outcome> {
+export async function authenticate(rt: AuthnRuntime, route: RouteAuthn, headers: Readonly<IncomingHttpHeaders>, query: string, method = 'GET'): Promise<Outcome> {
   const presented = presentedCredentials(headers, query);
   switch (presented.kind) {
     case 'bad':
       return { ok: false, error: invalidRequest(route.schemes, presented.code, presented.description, presented.reason), action: presented.code === 'RAMPART_AUTHN_TOKEN_IN_QUERY' ? 'authn.token_in_query' : 'authn.bad_request' };
     case 'none':
-      if (!route.required) return { ok: true, principal: undefined, method: undefined, cached: false };
+      if (!route.required || route.anonymousMethods?.has(method)) return { ok: true, principal: undefined, method: undefined, cached: false };
       return { ok: false, error: credentialsRequired(route.schemes), action: 'authn.credentials_missing' };
     case 'api-key':
       return apiKey(rt, route, presented.key);

@@ -16,6 +16,7 @@ import { publishSecurityEvent } from '../../observe/events.ts';
 import { authnStageSchema, type AuthnStageConfig } from './config.ts';
 import { authnRuntime } from './runtime.ts';
 import { authenticate, type RouteAuthn } from './authenticate.ts';
+import { policyOf } from '../authz/policy.ts';
 
 export { insufficientScope, stepUpRequired, bearerChallenge } from './challenge.ts';
 export { API_KEY_ISSUER } from './authenticate.ts';
@@ -38,6 +39,8 @@ export const authnStage: StageModule<AuthnStageConfig> = {
       return { name: 'authn' };
     }
     const required = config.required ?? true;
+    // A method a public authorization rule allows needs no credentials (sent ones are still checked).
+    const anonymousMethods = config.required === undefined && routeId !== undefined ? policyOf(env.root).policy.routes.get(routeId)?.publicMethods : undefined;
     if (!required) env.logger.warn({ route: routeId }, 'authn.required: false — anonymous callers reach this route');
     for (const id of config.issuers ?? []) {
       if (!rt.byId.has(id)) throw new Error(`route ${routeId}: authn.issuers names an unknown issuer "${id}"`);
@@ -45,6 +48,7 @@ export const authnStage: StageModule<AuthnStageConfig> = {
     const issuers = config.issuers ? new Set(config.issuers) : undefined;
     const route: RouteAuthn = {
       required,
+      ...(anonymousMethods?.size ? { anonymousMethods } : {}),
       issuers,
       apiKeys: config.apiKeys,
       audiences: config.audiences ? new Set(config.audiences) : undefined,
@@ -54,7 +58,7 @@ export const authnStage: StageModule<AuthnStageConfig> = {
       name: 'authn',
       mode: config.mode,
       async onRequest(ctx) {
-        const o = await authenticate(rt, route, ctx.headers, ctx.query);
+        const o = await authenticate(rt, route, ctx.headers, ctx.query, ctx.method);
         if (o.ok) {
           if (!o.principal) return next();
           return next({ principal: o.principal, annotations: { 'authn.method': o.method, 'authn.cached': o.cached, ...(o.issuerId ? { 'authn.issuer': o.issuerId } : {}), ...(o.stillValid ? { 'authn.stillValid': o.stillValid } : {}) } });

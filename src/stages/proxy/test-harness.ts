@@ -83,6 +83,7 @@ export async function startGateway(opts: GatewayOptions): Promise<TestGateway> {
   const route: RouteConfig = { id: 'r1', path: '/*', methods: ['GET'], upstream: opts.upstream.id, websocket: true, requireClientCertificate: false, ...opts.route };
   const stage = (await proxyStage.compile({ ...proxyStage.defaults, ...opts.proxy }, {
     root: {} as RootConfig,
+    clock: Date.now,
     route,
     upstream: opts.upstream,
     logger,

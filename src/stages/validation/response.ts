@@ -7,9 +7,8 @@
  * reports. Mismatches that filtering cannot fix (status, content type, unreadable JSON) are 502 in
  * `filter` too: an undocumented answer is not let through by the mode meant to stop leaks.
  */
-import { Readable } from 'node:stream';
-import zlib from 'node:zlib';
 import { parseJson, type JsonLimits } from '../../core/body/json.ts';
+import { bufferResponse, RESPONSE_JSON_LIMITS } from '../../core/body/response.ts';
 import type { RequestContext } from '../../core/context.ts';
 import type { GatewayResponse } from '../../core/stage.ts';
 import type { ResponseContract } from './config.ts';
@@ -18,8 +17,6 @@ import type { CompiledOperation, CompiledResponse } from './openapi/compile.ts';
 import { fromAjv, type Violation } from './violations.ts';
 import { newWalkResult, walk } from './walk.ts';
 
-/** Responses may be larger than requests; these only stop pathological nesting. */
-const RESPONSE_LIMITS: JsonLimits = { maxDepth: 256, maxArrayLength: 10_000_000, maxStringLength: 100_000_000, maxProperties: 1_000_000 };
 
 export interface ResponseVerdict {
   /** Violations filtering cannot fix (or, outside filter mode, all of them). */
@@ -60,14 +57,14 @@ export async function checkResponse(ctx: RequestContext, op: CompiledOperation, 
   }
   if (!documented.json || !documented.validate) return { blocking, reported, removed };
 
-  const read = await readBody(response, maxBytes);
+  const read = await bufferResponse(response, maxBytes);
   if (typeof read === 'string') {
     blocking.push({ in: 'body', rule: read });
     return { blocking, reported, removed };
   }
   let value: unknown;
   try {
-    value = parseJson(read.decoded, RESPONSE_LIMITS);
+    value = parseJson(read.decoded, RESPONSE_JSON_LIMITS);
   } catch {
     blocking.push({ in: 'body', rule: 'json' });
     return { blocking, reported, removed };
@@ -106,62 +103,3 @@ function header(response: GatewayResponse, name: string): string | undefined {
   return Array.isArray(v) ? v.join(', ') : v;
 }
 
-/**
- * Buffers the body (at most maxBytes, decoded at most maxBytes); the response keeps the bytes as
- * received, so that whatever happens next (shadow mode, no change) sends them unchanged.
- */
-async function readBody(response: GatewayResponse, maxBytes: number): Promise<{ decoded: Buffer } | string> {
-  const declared = header(response, 'content-length');
-  if (declared !== undefined && /^\d+$/.test(declared) && Number(declared) > maxBytes) return 'tooLarge';
-  let raw: Buffer;
-  if (response.body === null) raw = Buffer.alloc(0);
-  else if (Buffer.isBuffer(response.body)) raw = response.body;
-  else {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const source = response.body;
-    const it = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-    try {
-      for (;;) {
-        const r = await it.next();
-        if (r.done) break;
-        chunks.push(r.value);
-        size += r.value.length;
-        if (size > maxBytes) {
-          // Too large to check: the response goes on as a stream, the bytes read first included
-          // (sent in shadow mode; refused otherwise).
-          response.body = Readable.from(rest(chunks, it));
-          return 'tooLarge';
-        }
-      }
-    } catch {
-      response.body = Buffer.concat(chunks);
-      return 'unreadable';
-    }
-    raw = Buffer.concat(chunks, size);
-    response.body = raw;
-  }
-  const coding = header(response, 'content-encoding')?.trim().toLowerCase();
-  if (coding === undefined || coding === '' || coding === 'identity') return { decoded: raw };
-  try {
-    const opts = { maxOutputLength: maxBytes };
-    if (coding === 'gzip' || coding === 'x-gzip') return { decoded: zlib.gunzipSync(raw, opts) };
-    if (coding === 'deflate') return { decoded: zlib.inflateSync(raw, opts) };
-    if (coding === 'br') return { decoded: zlib.brotliDecompressSync(raw, opts) };
-    if (coding === 'zstd' && typeof (zlib as { zstdDecompressSync?: unknown }).zstdDecompressSync === 'function') {
-      return { decoded: (zlib as unknown as { zstdDecompressSync(b: Buffer, o: object): Buffer }).zstdDecompressSync(raw, opts) };
-    }
-  } catch {
-    return 'encoding';
-  }
-  return 'encoding';
-}
-
-async function* rest(first: Buffer[], it: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
-  yield* first;
-  for (;;) {
-    const r = await it.next();
-    if (r.done) return;
-    yield r.value;
-  }
-}

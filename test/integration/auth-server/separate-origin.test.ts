@@ -48,6 +48,8 @@ routes:
     path: /api/*
     upstream: echo
     authn: { required: false }
+authorization:
+  rules: [{ id: anyone, route: api, public: true }]
 `;
 }
 
