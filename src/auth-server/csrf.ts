@@ -3,8 +3,10 @@
  * cookie, plus Fetch Metadata / Origin checks):
  *
  * - a random per-browser secret in an HttpOnly, Secure, SameSite=Strict cookie scoped to the mount;
- * - every form carries HMAC(key, secret ‖ interaction uid): a page of another origin can neither
- *   read the cookie nor compute the token, and a token is good for one interaction only;
+ * - every form carries HMAC(key, secret ‖ scope), the scope being the interaction uid (or, for a
+ *   page outside any interaction, its fixed name such as `account/password`, which no uid can be):
+ *   a page of another origin can neither read the cookie nor compute the token, and a token is good
+ *   for one interaction (or one page) only;
  * - a POST whose `Sec-Fetch-Site` is cross-site, or whose `Origin` is not the issuer's, is refused.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -15,9 +17,10 @@ export const CSRF_COOKIE = 'rampart-auth-csrf';
 export interface Csrf {
   /** The browser's secret from its cookie, or a new one with the Set-Cookie value to send. */
   secret(headers: IncomingHttpHeaders): { value: string; setCookie?: string };
-  token(secret: string, uid: string): string;
+  /** `scope`: the interaction uid, or the fixed name of a page outside interactions. */
+  token(secret: string, scope: string): string;
   /** True when the form's token, the cookie and the request's origin all agree. */
-  verify(headers: IncomingHttpHeaders, uid: string, token: unknown): boolean;
+  verify(headers: IncomingHttpHeaders, scope: string, token: unknown): boolean;
 }
 
 export function readCookie(headers: IncomingHttpHeaders, name: string): string | undefined {

@@ -17,6 +17,8 @@ import { loadSigningKeys, publicJwks, type SigningKeySet } from './signing-keys.
 import { createProvider } from './provider.ts';
 import { createCsrf } from './csrf.ts';
 import { createInteractions } from './interactions.ts';
+import { createAccountPassword } from './account-password.ts';
+import { signOutEverywhere } from './sign-out.ts';
 import { createAuthMount } from './mount.ts';
 
 export interface AuthServerOptions {
@@ -84,18 +86,21 @@ export async function createAuthServer(o: AuthServerOptions): Promise<AuthServer
   let provider = build(keys);
   const current = () => provider;
 
-  const interactions = createInteractions({
-    provider: current,
-    store: store.oidc,
-    keyring,
+  const csrf = createCsrf(Buffer.from(keyring.mac('signing-keys', 'rampart/auth-server/csrf').mac, 'base64url'), issuer.origin, mountPath || '/');
+  const interactions = createInteractions({ provider: current, store: store.oidc, keyring, accounts, limiter, csrf, mountPath, assets, totpIssuer: issuer.hostname });
+  const account = createAccountPassword({
     accounts,
     limiter,
-    csrf: createCsrf(Buffer.from(keyring.mac('signing-keys', 'rampart/auth-server/csrf').mac, 'base64url'), issuer.origin, mountPath || '/'),
-    mountPath,
+    csrf,
+    path: `${mountPath}/account/password`,
     assets,
-    totpIssuer: issuer.hostname,
+    signOut: async (userId, reason) => {
+      const ended = await signOutEverywhere(store, { issuer: config.issuer, userId, reason, denySeconds: DENY_SECONDS, revokeGrant: onGrantRevoked });
+      log.info({ userId, ...ended, reason }, 'user signed out everywhere');
+      return ended;
+    },
   });
-  const mount = createAuthMount({ issuer, anyHost: o.dev, provider: current, interactions });
+  const mount = createAuthMount({ issuer, anyHost: o.dev, provider: current, interactions, account });
 
   const refreshKeys = async (): Promise<boolean> => {
     const next = await loadSigningKeys(store.oidc, keyring, Math.floor(Date.now() / 1000));

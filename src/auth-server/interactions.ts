@@ -85,7 +85,7 @@ export function createInteractions(deps: InteractionDeps) {
     const client = await deps.provider().Client.find(String(details.params.client_id ?? ''));
     const secret = deps.csrf.secret(r.req.headers);
     const setCookie = secret.setCookie ? { 'set-cookie': secret.setCookie } : {};
-    const fc: FormContext = { assets: deps.assets, action: `${base}${uid}`, csrf: deps.csrf.token(secret.value, uid), clientName: client?.clientName ?? client?.clientId ?? 'the application' };
+    const fc: FormContext = { assets: deps.assets, action: `${base}${uid}`, csrf: deps.csrf.token(secret.value, uid), clientName: client?.clientName ?? client?.clientId ?? 'the application', passwordChange: `${deps.mountPath}/account/password` };
     const expiresAt = details.exp;
     const state = await readLoginState(deps.store, uid);
     const show = (status: number, body: string, headers: Record<string, string> = {}) => send(res, status, body, { ...setCookie, ...headers });

@@ -27,7 +27,10 @@ export async function readLoginState(store: OidcStore, uid: string): Promise<Log
 }
 
 export async function writeLoginState(store: OidcStore, uid: string, state: LoginState, expiresAt: number): Promise<void> {
-  await store.upsert({ model: LOGIN_STATE_MODEL, idHash: key(uid), payload: { ...state }, expiresAt });
+  // `accountId` (oidc-provider's name) lets a password change find and drop the user's half-done
+  // logins (sign-out.ts): a password step passed with the old password must not finish later.
+  const payload = { ...state, ...(state.userId !== undefined ? { accountId: state.userId } : {}) };
+  await store.upsert({ model: LOGIN_STATE_MODEL, idHash: key(uid), payload, expiresAt });
 }
 
 export async function clearLoginState(store: OidcStore, uid: string): Promise<void> {

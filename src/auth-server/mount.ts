@@ -1,7 +1,7 @@
 /**
  * The authorization server as a built-in mount: claims requests under the issuer's path (on the
- * issuer's host outside development mode, S1), serves the two static assets and the interaction
- * pages itself, and hands the rest to oidc-provider with the path it expects.
+ * issuer's host outside development mode, S1), serves the two static assets, the interaction
+ * pages and the password change page itself, and hands the rest to oidc-provider with the path it expects.
  *
  * Every response goes out under one strict CSP (no inline script or style, nothing remote,
  * `frame-ancestors 'none'`), whoever wrote it. oidc-provider's form_post page, the one page with
@@ -31,6 +31,8 @@ export interface MountOptions {
   readonly anyHost: boolean;
   provider(): Provider;
   readonly interactions: (r: BuiltinRequest) => Promise<void>;
+  /** The self-service account pages (<mount>/account/…): the password change. */
+  readonly account: (r: BuiltinRequest) => Promise<void>;
 }
 
 export function createAuthMount(o: MountOptions): BuiltinMount {
@@ -39,6 +41,7 @@ export function createAuthMount(o: MountOptions): BuiltinMount {
   const hostHeader = o.issuer.host;
   const assets = `${mountPath}/assets/`;
   const interactions = `${mountPath}/interaction/`;
+  const account = `${mountPath}/account/`;
   return {
     name: 'auth-server',
     matches(reqHost, path) {
@@ -53,6 +56,7 @@ export function createAuthMount(o: MountOptions): BuiltinMount {
       const path = r.ctx.path;
       if (path.startsWith(assets)) return serveAsset(res, r.ctx.method, path.slice(assets.length));
       if (path.startsWith(interactions)) return o.interactions(r);
+      if (path.startsWith(account)) return o.account(r);
       await runProvider(o.provider(), r, mountPath, hostHeader);
     },
   };

@@ -325,6 +325,22 @@ export function storeContract(backend: ContractBackend): void {
       assert.equal(await s.oidc.find('AccessToken', 'a1'), undefined);
     });
 
+    withStore('oidc: listByAccount finds the live artefacts of one model that name the account, nothing else', async (s, clock) => {
+      const of = (accountId: string, extra: Partial<OidcArtefact> = {}) => ({ payload: { accountId, authorizations: { web: { grantId: 'g1' } } }, ...extra });
+      await s.oidc.upsert(artefact('Session', 's1', of('alice')));
+      await s.oidc.upsert(artefact('Session', 's2', of('alice', { expiresAt: clock() - 1 })));
+      await s.oidc.upsert(artefact('Session', 's3', of('alice2')));
+      await s.oidc.upsert(artefact('Session', 's4', of("alice' OR '1'='1")));
+      await s.oidc.upsert(artefact('RefreshToken', 'r1', of('alice', { grantId: 'g1' })));
+      await s.oidc.upsert(artefact('Session', 's5'));
+      const sessions = await s.oidc.listByAccount('Session', 'alice');
+      assert.deepEqual(sessions.map((a) => a.idHash), ['s1']);
+      assert.deepEqual(sessions[0]?.payload, { accountId: 'alice', authorizations: { web: { grantId: 'g1' } } });
+      assert.deepEqual((await s.oidc.listByAccount('RefreshToken', 'alice')).map((a) => [a.idHash, a.grantId]), [['r1', 'g1']]);
+      assert.deepEqual(await s.oidc.listByAccount('Grant', 'alice'), []);
+      assert.deepEqual(await s.oidc.listByAccount('Session', 'nobody'), []);
+    });
+
     // ── audit trail ────────────────────────────────────────────────────────────────────────
     withStore('audit: append and list in time order, from `since` (inclusive), at most `limit`', async (s) => {
       await s.audit.append({ at: 20, actor: 'cli', action: 'users.add', target: 'user:bob', detail: { roles: ['x'] } });

@@ -187,6 +187,12 @@ export interface OidcStore {
   consume(model: string, idHash: string, at: EpochSeconds): Promise<boolean>;
   destroy(model: string, idHash: string): Promise<void>;
   revokeByGrantId(grantId: string): Promise<number>;
+  /**
+   * The live artefacts of one model whose payload names this account (`accountId`, oidc-provider's
+   * field on sessions, grants, codes and refresh tokens): what signing a user out everywhere
+   * removes. Rare (a password change), so it reads that model's rows rather than an index.
+   */
+  listByAccount(model: string, accountId: string): Promise<OidcArtefact[]>;
   purgeExpired(now: EpochSeconds): Promise<number>;
 }
 

@@ -7,6 +7,8 @@ export interface FormContext {
   readonly action: string;
   readonly csrf: string;
   readonly clientName: string;
+  /** The self-service password change page, e.g. /auth/account/password. */
+  readonly passwordChange: string;
 }
 
 function form(c: FormContext, step: string, fields: Html, submit: string): Html {
@@ -32,6 +34,7 @@ ${form(c, 'login', html`<label for="username">Username</label>
 <input id="username" name="username" autocomplete="username" required maxlength="256" value="${o.username ?? ''}" autofocus>
 <label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required maxlength="1024">`, 'Continue')}
+<p class="muted"><a href="${c.passwordChange}">Change password</a></p>
 ${abort(c)}`,
   });
 }

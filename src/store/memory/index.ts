@@ -219,6 +219,10 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
         for (const [k, a] of oidc) if (a.grantId === grantId && oidc.delete(k)) n++;
         return n;
       },
+      async listByAccount(model, accountId) {
+        open();
+        return [...oidc.values()].filter((a) => a.model === model && a.payload.accountId === accountId && live(a)).map(copy);
+      },
       async purgeExpired(at) {
         open();
         let n = 0;

@@ -32,6 +32,7 @@ const DIALECT: Dialect = {
   name: 'postgres',
   forUpdate: ' FOR UPDATE OF u',
   recoveryCodesJson: "(SELECT COALESCE(json_agg(r.code_hash ORDER BY r.position), '[]'::json)::text FROM recovery_codes r WHERE r.user_id = u.id)",
+  payloadAccountId: "(payload::jsonb ->> 'accountId')",
   types: { real: 'double precision', bool: 'boolean', bigint: 'bigint', serialKey: 'bigserial PRIMARY KEY' },
 };
 

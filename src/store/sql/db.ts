@@ -31,6 +31,8 @@ export interface Dialect {
   readonly forUpdate: string;
   /** An expression yielding a user's recovery code hashes as a JSON array text (alias `u` for users). */
   readonly recoveryCodesJson: string;
+  /** An expression yielding the `accountId` string of an OIDC artefact's JSON payload (column `payload`). */
+  readonly payloadAccountId: string;
   /** Column types for the migrations. */
   readonly types: { readonly real: string; readonly bool: string; readonly bigint: string; readonly serialKey: string };
 }

@@ -304,6 +304,12 @@ export function createSqlStore(db: SqlDb, now: StoreClock): Store {
         if (!lookupable(grantId)) return 0;
         return db.run('DELETE FROM oidc_artefacts WHERE grant_id = ?', [grantId]);
       },
+      async listByAccount(model, accountId) {
+        if (!lookupable(model, accountId)) return [];
+        // The primary key (model, id_hash) narrows the scan to the model's rows.
+        const rows = await db.all(`SELECT * FROM oidc_artefacts WHERE model = ? AND expires_at > ? AND ${d.payloadAccountId} = ?`, [model, now(), accountId]);
+        return rows.map(toArtefact);
+      },
       async purgeExpired(at) {
         return db.run('DELETE FROM oidc_artefacts WHERE expires_at <= ?', [at]);
       },

@@ -28,6 +28,7 @@ const DIALECT: Dialect = {
   name: 'sqlite',
   forUpdate: '',
   recoveryCodesJson: '(SELECT json_group_array(code_hash) FROM (SELECT code_hash FROM recovery_codes r WHERE r.user_id = u.id ORDER BY r.position))',
+  payloadAccountId: "json_extract(payload, '$.accountId')",
   types: { real: 'REAL', bool: 'INTEGER', bigint: 'INTEGER', serialKey: 'INTEGER PRIMARY KEY AUTOINCREMENT' },
 };
 

@@ -19,11 +19,13 @@ const skip = !present && process.env.CI !== 'true' ? 'Chromium is not installed 
 
 let g: AuthGateway;
 const secret = randomBytes(20);
+const bobSecret = randomBytes(20);
 before(async () => {
   if (skip) return;
   g = await startAuthGateway();
   const keyring = createKeyring(await loadMasterKey({ dataDir: g.gw.dataDir, dev: true, value: undefined }));
   await addUser(g.store, 'alice', 'correct horse battery', { totpSecret: secret, keyring });
+  await addUser(g.store, 'bob', 'correct horse battery', { totpSecret: bobSecret, keyring });
 });
 after(() => g?.close());
 
@@ -85,6 +87,33 @@ test('headless Chromium: the login page cannot be framed (frame-ancestors none)'
     const framed = page.frames().find((f) => f !== page.mainFrame());
     const text = framed ? await framed.content().catch(() => '') : '';
     assert.doesNotMatch(text, /Sign in/);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('headless Chromium: the login page links to the password change, which submits under the CSP and its CSRF check', { skip }, async () => {
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  try {
+    const context = await browser.newContext({ ignoreHTTPSErrors: true });
+    const page = await context.newPage();
+    const violations: string[] = [];
+    page.on('console', (m) => {
+      if (/Content Security Policy|Refused to/i.test(m.text())) violations.push(m.text());
+    });
+    await context.route((url) => !url.href.startsWith(g.base), (route) => route.abort());
+    await page.goto(authorizeUrl(g.issuer, { challenge: pkce().challenge, method: 'S256' }));
+    await page.click('text=Change password');
+    await page.waitForSelector('#current');
+    await page.fill('#username', 'bob');
+    await page.fill('#current', 'correct horse battery');
+    await page.fill('#code', totpNow(bobSecret));
+    await page.fill('#password', 'a brand new pass phrase');
+    await page.fill('#confirm', 'a brand new pass phrase');
+    await page.click('button[type=submit]');
+    await page.waitForSelector('text=Password changed');
+    assert.deepEqual(violations, []);
   } finally {
     await browser.close();
   }
