@@ -56,6 +56,12 @@ export interface OwnershipConfig {
   readonly request?: readonly RequestValue[];
   /** The upstream's answer: `field` of the object, or of every element when it is an array. */
   readonly response?: { readonly field: string; readonly items?: string };
+  /**
+   * Before the request goes upstream (a change or a delete), the object is fetched from the same
+   * upstream with the caller's identity — GET `path` ({params} from the route) — and its `field`
+   * must be the caller's.
+   */
+  readonly lookup?: { readonly path: string; readonly field: string };
   /** Status of a mismatch; default 404 (does not confirm the object exists). */
   readonly onMismatch?: 403 | 404;
 }
@@ -127,6 +133,13 @@ const ownershipSchema = {
     response: {
       type: 'object', additionalProperties: false, required: ['field'],
       properties: { field, items: pointer },
+    },
+    lookup: {
+      type: 'object', additionalProperties: false, required: ['path', 'field'],
+      properties: {
+        path: { type: 'string', pattern: '^/[A-Za-z0-9._~!$&\'()*+,;=:@/{}-]*$', maxLength: 2048, 'x-message': 'must be an upstream path like /orders/{id}' },
+        field,
+      },
     },
     onMismatch: { enum: [403, 404] },
   },

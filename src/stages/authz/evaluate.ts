@@ -15,6 +15,7 @@
 import type { Principal } from '../../core/principal.ts';
 import type { CompiledRule, CompiledWindow, Policy, RoutePolicy, CompiledOwnership } from './policy.ts';
 import type { Day } from './config.ts';
+import { BUILTIN_ID } from '../authn/config.ts';
 
 export type CheckName = 'authenticated' | 'permissions' | 'scope' | 'network' | 'schedule' | 'mfa' | 'ownership';
 const RANK: Record<CheckName, number> = { authenticated: 0, permissions: 1, scope: 2, network: 3, schedule: 4, mfa: 5, ownership: 6 };
@@ -30,6 +31,8 @@ export interface Facts {
   readonly now: number;
   /** The parsed JSON body when a rule of this route and method reads it (undefined: none or not JSON). */
   readonly body?: unknown;
+  /** The built-in issuer's URL when the config has no authServer (a running one was handed in). */
+  readonly builtinIssuer?: string;
 }
 
 export interface CheckResult {
@@ -74,8 +77,8 @@ export function decide(policy: Policy, route: RoutePolicy | undefined, facts: Fa
     const f = evaluateRule(policy, rule, facts, checks);
     trace?.push({ rule, allowed: f === undefined, checks: checks ?? [] });
     if (f === undefined) {
-      if (!allowed || (allowed.ownership?.response && !rule.ownership?.response)) allowed = rule;
-      if (!trace && !rule.ownership?.response) break;
+      if (!allowed || (obliges(allowed) && !obliges(rule))) allowed = rule;
+      if (!trace && !obliges(rule)) break;
       continue;
     }
     const rank = f.check === 'no-rule' ? -1 : RANK[f.check];
@@ -139,7 +142,7 @@ function evaluateRule(policy: Policy, rule: CompiledRule, f: Facts, checks: Chec
   }
   if (rule.ownership && rule.ownership.request.length) {
     const o = rule.ownership;
-    const mine = ownerValue(o, p);
+    const mine = ownerValue(o, p, f.builtinIssuer);
     if (mine === undefined) return fail('ownership', `the caller is not a ${o.kind} of issuer ${o.issuerId} with a ${o.attribute}`, { status: o.onMismatch });
     for (const v of o.request) {
       const values = v.in === 'path' ? [f.params[v.name]] : v.in === 'query' ? new URLSearchParams(f.query).getAll(v.name) : [at(f.body, v.pointer ?? [])];
@@ -151,6 +154,11 @@ function evaluateRule(policy: Policy, rule: CompiledRule, f: Facts, checks: Chec
     pass('ownership', `${o.request.map((v) => `${v.in} ${v.name}`).join(', ')} = the caller's ${o.attribute}`);
   }
   return undefined;
+}
+
+/** The rule leaves work for later: a lookup before forwarding, or a check of the answer. */
+export function obliges(rule: CompiledRule): boolean {
+  return rule.ownership !== undefined && (rule.ownership.response !== undefined || rule.ownership.lookup !== undefined);
 }
 
 export function granted(policy: Policy, roles: readonly string[], permission: string): boolean {
@@ -169,8 +177,9 @@ function carried(policy: Policy, scopes: readonly string[], permission: string):
 }
 
 /** The principal's value owner fields are compared with; undefined when it is of another issuer or kind (S3). */
-export function ownerValue(o: CompiledOwnership, p: Principal): string | undefined {
-  if (p.issuer !== o.issuer || p.kind !== o.kind) return undefined;
+export function ownerValue(o: CompiledOwnership, p: Principal, builtinIssuer?: string): string | undefined {
+  const issuer = o.issuer || (o.issuerId === BUILTIN_ID ? builtinIssuer : undefined);
+  if (!issuer || p.issuer !== issuer || p.kind !== o.kind) return undefined;
   if (o.attribute === 'subject') return p.subject;
   if (o.attribute === 'tenant') return p.tenant;
   if (o.attribute === 'clientId') return p.clientId;

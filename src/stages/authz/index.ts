@@ -18,6 +18,8 @@ import { authzStageSchema, type AuthzStageConfig } from './config.ts';
 import { policyOf, type CompiledOwnership, type CompiledRule, type Policy } from './policy.ts';
 import { decide, ownerValue, type Failure } from './evaluate.ts';
 import { checkResponseOwner } from './response.ts';
+import { lookupOwner, type LookupDeps } from './lookup.ts';
+import { upstreamRuntime } from '../proxy/upstream.ts';
 
 const FORM = /^application\/x-www-form-urlencoded\s*(?:;|$)/i;
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
@@ -32,7 +34,11 @@ export const authzStage: StageModule<AuthzStageConfig> = {
     if (!policy.enabled || routeId === undefined) return { name: 'authz' };
     const route = policy.routes.get(routeId);
     const clock = env.clock;
+    const builtinIssuer = env.root.authServer ? undefined : env.authn?.builtin?.issuer;
     const maxResponseBytes = env.upstream?.maxResponseBytes ?? 8 * 1024 * 1024;
+    const lookups: LookupDeps | undefined = route?.lookups && env.upstream
+      ? { upstream: upstreamRuntime(env.upstream, env.keeper, env.logger), identity: env.identity, generation: env.generation }
+      : undefined;
     if (config.mode === 'shadow') env.logger.warn({ route: routeId }, 'authz.mode: shadow — denials on this route are only logged');
 
     return {
@@ -55,7 +61,7 @@ export const authzStage: StageModule<AuthzStageConfig> = {
             throw err;
           }
         }
-        const verdict = decide(policy, route, { principal: ctx.principal, method: ctx.method, clientIp: ctx.clientIp, params: ctx.params, query: ctx.query, now: clock(), body });
+        const verdict = decide(policy, route, { principal: ctx.principal, method: ctx.method, clientIp: ctx.clientIp, params: ctx.params, query: ctx.query, now: clock(), body, ...(builtinIssuer ? { builtinIssuer } : {}) });
         if (!verdict.allowed) {
           const error = toError(policy, verdict.failure, ctx);
           event(ctx, 'authz.denied', 'failure', verdict.failure, error.status);
@@ -65,13 +71,34 @@ export const authzStage: StageModule<AuthzStageConfig> = {
           event(ctx, 'authz.would_deny', 'unknown', verdict.shadowed, toError(policy, verdict.shadowed, ctx).status);
           return next({ annotations: { 'authz.rule': verdict.rule?.id, 'authz.decision': 'would-deny' } });
         }
-        return next({ annotations: { 'authz.rule': verdict.rule.id, 'authz.decision': 'allow', ...(verdict.rule.ownership?.response ? { 'authz.obligation': verdict.rule } : {}) } });
+        const rule = verdict.rule;
+        if (rule.ownership?.lookup && lookups) {
+          const owner = ownerValue(rule.ownership, ctx.principal, builtinIssuer);
+          const found = owner === undefined
+            ? { ok: false as const, kind: 'mismatch' as const, reason: 'the caller has no owner value' }
+            : await lookupOwner(rule.ownership, owner, ctx, lookups);
+          if (!found.ok) {
+            const failure: Failure = { rule, check: 'ownership', reason: found.reason, status: rule.ownership.onMismatch };
+            const error = found.kind === 'unverified'
+              ? new GatewayError('RAMPART_AUTHZ_RESPONSE_UNVERIFIED', { reason: `rule ${rule.id}: ${found.reason}`, ruleId: rule.id })
+              : found.kind === 'missing'
+                ? new GatewayError('RAMPART_AUTHZ_NOT_FOUND', { reason: `rule ${rule.id}: ${found.reason}`, ruleId: rule.id })
+                : ownershipError(rule.ownership, rule, found.reason);
+            if (policy.mode === 'shadow' || rule.mode === 'shadow') {
+              event(ctx, 'authz.would_deny', 'unknown', failure, error.status);
+              return next({ annotations: { 'authz.rule': rule.id, 'authz.decision': 'would-deny' } });
+            }
+            event(ctx, 'authz.denied', 'failure', failure, error.status);
+            return deny(error);
+          }
+        }
+        return next({ annotations: { 'authz.rule': rule.id, 'authz.decision': 'allow', ...(rule.ownership?.response ? { 'authz.obligation': rule } : {}) } });
       },
       async onResponse(ctx, response) {
         const rule = ctx.annotations.get('authz.obligation') as CompiledRule | undefined;
         const o = rule?.ownership;
         if (!rule || !o) return next();
-        const owner = ownerValue(o, ctx.principal);
+        const owner = ownerValue(o, ctx.principal, builtinIssuer);
         const checked = owner === undefined
           ? { ok: false as const, kind: 'mismatch' as const, reason: 'the caller has no owner value' }
           : await checkResponseOwner(o, owner, ctx.method, response, maxResponseBytes);

@@ -32,13 +32,15 @@ export interface CompiledWindow {
 }
 
 export interface CompiledOwnership {
-  /** Issuer URL and kind the owner values belong to (S3). */
+  /** Issuer URL and kind the owner values belong to (S3); '' for an unconfigured built-in server. */
   readonly issuer: string;
   readonly issuerId: string;
   readonly kind: 'user' | 'client' | 'key';
   readonly attribute: string;
   readonly request: ReadonlyArray<{ readonly in: 'path' | 'query' | 'body'; readonly name: string; readonly pointer?: readonly string[] }>;
   readonly response: { readonly field: readonly string[]; readonly items: readonly string[] | undefined; readonly text: string } | undefined;
+  /** GET this upstream path template before forwarding; its `field` must be the caller's. */
+  readonly lookup: { readonly path: string; readonly params: readonly string[]; readonly field: readonly string[]; readonly text: string } | undefined;
   readonly onMismatch: 403 | 404;
 }
 
@@ -66,6 +68,8 @@ export interface RoutePolicy {
   readonly publicMethods: ReadonlySet<string>;
   /** Methods whose rules read the JSON body (ownership by body value). */
   readonly bodyMethods: ReadonlySet<string>;
+  /** Some rule of the route fetches the object from the upstream first (ownership.lookup). */
+  readonly lookups: boolean;
 }
 
 export interface Policy {
@@ -287,11 +291,12 @@ export function compilePolicy(root: RootConfig): CompiledPolicy {
     }
     const publicMethods = new Set<string>();
     const bodyMethods = new Set<string>();
+    const lookups = [...byMethod.values()].some((list) => list.some((r) => r.ownership?.lookup));
     for (const [m, list] of byMethod) {
       if (list.some((r) => r.access === 'public')) publicMethods.add(m);
       if (list.some((r) => r.ownership?.request.some((v) => v.in === 'body'))) bodyMethods.add(m);
     }
-    routes.set(route.id, { routeId: route.id, byMethod, publicMethods, bodyMethods });
+    routes.set(route.id, { routeId: route.id, byMethod, publicMethods, bodyMethods, lookups });
   });
 
   return {
@@ -336,10 +341,12 @@ function compileWindow(w: { days?: readonly Day[]; from?: string; to?: string; t
 
 function compileOwnership(o: OwnershipConfig, targets: readonly RouteConfig[], issuers: ReadonlyMap<string, string>, p: Segment[], err: (p: Segment[], m: string) => void): CompiledOwnership {
   const issuerId = o.principal?.issuer ?? BUILTIN_ID;
+  // The built-in issuer's URL comes from authServer; without one (tests inject a built-in issuer)
+  // the stage fills it in at compile, and with none at all nobody matches (fail closed).
   const issuer = issuers.get(issuerId);
-  if (!issuer) err([...p, 'principal', 'issuer'], issuerId === BUILTIN_ID ? 'the built-in authorization server is not configured: name the issuer whose subjects own the objects' : `unknown issuer "${issuerId}"`);
+  if (!issuer && issuerId !== BUILTIN_ID) err([...p, 'principal', 'issuer'], `unknown issuer "${issuerId}"`);
   const kind = o.principal?.kind ?? (issuerId === API_KEY_ISSUER_ID ? 'key' : 'user');
-  if (!o.request && !o.response) err(p, 'say what must belong to the caller: request values, the response, or both');
+  if (!o.request && !o.response && !o.lookup) err(p, 'say what must belong to the caller: request values, a lookup, the response');
   const request = (o.request ?? []).map((v, i) => {
     if ('path' in v) {
       for (const t of targets) {
@@ -351,7 +358,18 @@ function compileOwnership(o: OwnershipConfig, targets: readonly RouteConfig[], i
     return { in: 'body' as const, name: v.body, pointer: parsePointer(v.body) };
   });
   const response = o.response ? { field: o.response.field.split('.'), items: o.response.items ? parsePointer(o.response.items) : undefined, text: o.response.items ? `${o.response.items}[*].${o.response.field}` : o.response.field } : undefined;
-  return { issuer: issuer ?? '', issuerId, kind, attribute: o.attribute ?? 'subject', request, response, onMismatch: o.onMismatch ?? 404 };
+  let lookup: CompiledOwnership['lookup'];
+  if (o.lookup) {
+    const params = [...o.lookup.path.matchAll(/\{([^}]*)\}/g)].map((m) => m[1] as string);
+    for (const name of params) {
+      for (const t of targets) {
+        if (!t.path.includes(`{${name}}`)) err([...p, 'lookup', 'path'], `route "${t.id}" has no path parameter {${name}}`);
+      }
+    }
+    if (targets.some((t) => !t.upstream)) err([...p, 'lookup'], 'needs routes with an upstream');
+    lookup = { path: o.lookup.path, params, field: o.lookup.field.split('.'), text: `GET ${o.lookup.path} → ${o.lookup.field}` };
+  }
+  return { issuer: issuer ?? '', issuerId, kind, attribute: o.attribute ?? 'subject', request, response, lookup, onMismatch: o.onMismatch ?? 404 };
 }
 
 export function parsePointer(pointer: string): string[] {
