@@ -9,7 +9,6 @@ import type { Keyring } from '../secrets/keyring.ts';
 import type { Store } from '../store/types.ts';
 import type { BuiltinMount } from '../core/builtin.ts';
 import type { AuthServerConfig } from './config.ts';
-import { MAX_ACCESS_TOKEN_TTL } from './config.ts';
 import type { LoginAccounts } from './accounts.ts';
 import { createAccountService } from '../accounts/accounts.ts';
 import { MemoryLoginLimiter, type LoginLimiter } from './login-limiter.ts';
@@ -18,7 +17,7 @@ import { createProvider } from './provider.ts';
 import { createCsrf } from './csrf.ts';
 import { createInteractions } from './interactions.ts';
 import { createAccountPassword } from './account-password.ts';
-import { signOutEverywhere } from './sign-out.ts';
+import { signOutEverywhere , denyGrant, DENY_SECONDS } from './sign-out.ts';
 import { createAuthMount } from './mount.ts';
 
 export interface AuthServerOptions {
@@ -58,7 +57,6 @@ export interface AuthServer {
 }
 
 /** How long a grant stays on the deny-list: past the longest access token it may have issued. */
-const DENY_SECONDS = MAX_ACCESS_TOKEN_TTL + 60;
 
 export async function createAuthServer(o: AuthServerOptions): Promise<AuthServer> {
   const { config, store, keyring, logger } = o;
@@ -71,10 +69,8 @@ export async function createAuthServer(o: AuthServerOptions): Promise<AuthServer
   const log = logger.child({ component: 'auth-server' });
 
   const onGrantRevoked = async (grantId: string, reason: string): Promise<void> => {
-    const now = Math.floor(Date.now() / 1000);
     try {
-      // S9: every access token of the grant stops working at once, on every instance.
-      await store.denyList.add({ kind: 'grant', value: grantId, notBefore: now + 1, expiresAt: now + DENY_SECONDS, reason });
+      await denyGrant(store, grantId, reason, DENY_SECONDS);
       log.info({ grantId, reason }, 'grant revoked');
     } catch (err) {
       log.error({ err, grantId }, 'could not deny-list a revoked grant');

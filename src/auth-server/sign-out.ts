@@ -10,6 +10,10 @@
  */
 import type { Store } from '../store/types.ts';
 import { LOGIN_STATE_MODEL } from './login-state.ts';
+import { MAX_ACCESS_TOKEN_TTL } from './config.ts';
+
+/** How long deny-list entries of the built-in server live: past its longest access token. */
+export const DENY_SECONDS = MAX_ACCESS_TOKEN_TTL + 60;
 
 /** The oidc-provider models whose payload carries `accountId`, and the login pages' own state. */
 const ACCOUNT_MODELS = ['Session', 'Grant', 'AuthorizationCode', 'DeviceCode', 'RefreshToken', 'AccessToken', 'BackchannelAuthenticationRequest', LOGIN_STATE_MODEL] as const;
@@ -25,6 +29,12 @@ export interface SignOutOptions {
   readonly revokeGrant: (grantId: string, reason: string) => Promise<void>;
   /** Seconds since the epoch. */
   readonly now?: () => number;
+}
+
+/** Puts one grant on the deny-list: every access token of it stops working, on every instance (S9). */
+export async function denyGrant(store: Pick<Store, 'denyList'>, grantId: string, reason: string, denySeconds: number): Promise<void> {
+  const now = Math.floor(Date.now() / 1000);
+  await store.denyList.add({ kind: 'grant', value: grantId, notBefore: now + 1, expiresAt: now + denySeconds, reason });
 }
 
 export async function signOutEverywhere(store: Pick<Store, 'oidc' | 'denyList'>, o: SignOutOptions): Promise<{ artefacts: number; grants: number }> {

@@ -91,6 +91,9 @@ test('users list, disable, enable, reset-mfa, reset-password; the audit trail re
   assert.equal((await rampart(['users', 'reset-mfa', 'carol'])).code, 0);
   const reset = await rampart(['users', 'reset-password', 'carol']);
   assert.match(reset.out, /one-time password: [a-z2-7-]{19}/);
+  // Both resets sign the user out everywhere: tokens issued until now are cut off (S9).
+  const cut = await withStore((s) => s.denyList.find('subject', 'urn:rampart:builtin|user|carol'));
+  assert.equal(cut?.reason, 'password reset by an administrator');
   assert.equal((await rampart(['users', 'disable', 'nobody'])).code, 1);
   const actions = await withStore(async (s) => (await s.audit.list()).filter((a) => a.target === 'user:carol').map((a) => a.action));
   assert.deepEqual(actions, ['users.add', 'users.disable', 'users.enable', 'users.reset-mfa', 'users.reset-password']);

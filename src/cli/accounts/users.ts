@@ -3,6 +3,7 @@
  */
 import { AccountError, createAccountService } from '../../accounts/accounts.ts';
 import { validUsername } from '../../accounts/usernames.ts';
+import { signOutEverywhere, denyGrant, DENY_SECONDS } from '../../auth-server/sign-out.ts';
 import { isoTime, roles, subjectId, table, UsageError, type CliContext, type CliIo } from './context.ts';
 
 export interface UsersArgs {
@@ -20,6 +21,8 @@ rampart users reset-password NAME
 
 export async function runUsers(ctx: CliContext, io: CliIo, sub: string, args: UsersArgs): Promise<number> {
   const accounts = createAccountService({ store: ctx.store, keyring: ctx.keyring, issuer: ctx.issuer });
+  const signOut = (userId: string, reason: string) =>
+    signOutEverywhere(ctx.store, { issuer: ctx.issuer, userId, reason, denySeconds: DENY_SECONDS, revokeGrant: (grantId, why) => denyGrant(ctx.store, grantId, why, DENY_SECONDS) });
   const v = args.values;
   const one = (): string => {
     if (args.positionals.length !== 1) throw new UsageError(`users ${sub} takes one user name`);
@@ -90,13 +93,17 @@ export async function runUsers(ctx: CliContext, io: CliIo, sub: string, args: Us
     case 'reset-mfa': {
       const user = await find(one());
       await accounts.resetMfa(user.id);
+      // A lost or stolen authenticator: sessions it opened end with it.
+      await signOut(user.id, 'second factor reset by an administrator');
       await ctx.audit('users.reset-mfa', `user:${user.id}`);
-      ctx.out(`user ${user.username}: TOTP and recovery codes removed; enrolment is asked at the next login\n`);
+      ctx.out(`user ${user.username}: TOTP and recovery codes removed, signed out everywhere; enrolment is asked at the next login\n`);
       return 0;
     }
     case 'reset-password': {
       const user = await find(one());
       const password = await accounts.resetPassword(user.id);
+      // The old password may be known to someone else: whoever is signed in with it is signed out.
+      await signOut(user.id, 'password reset by an administrator');
       await ctx.audit('users.reset-password', `user:${user.id}`);
       ctx.out(`one-time password: ${password}\n`);
       ctx.err('The one-time password is shown once; it must be changed at first login.\n');
