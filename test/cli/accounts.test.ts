@@ -197,3 +197,23 @@ test('a config that does not load is reported with file and line (exit 1)', asyn
   assert.equal(r.code, 1);
   assert.match(r.err, /bad\.yaml:\d+:\d+: /);
 });
+
+test('with a policy, --roles must name roles it defines (an unknown one would grant nothing, silently)', async () => {
+  const withPolicy = path.join(dir, 'policy.yaml');
+  writeFileSync(withPolicy, `dataDir: ${dataDir}
+listeners:
+  - { name: public, port: 8443, protocol: https, tls: { dev: true } }
+upstreams: [{ id: up, targets: [{ url: "http://127.0.0.1:9" }] }]
+routes: [{ id: r, path: /r, methods: [GET], upstream: up }]
+authorization:
+  permissions: { r:read: {} }
+  roles: { reader: { permissions: [r:read] } }
+  rules: [{ id: r, route: r, permissions: [r:read] }]
+`);
+  let err = '';
+  const io = { out: () => {}, err: (t: string) => void (err += t), stdin: async () => '' };
+  assert.equal(await runAccountCommand(['--config', withPolicy, 'users', 'add', 'dora', '--roles', 'reader,ghost'], io), 2);
+  assert.match(err, /unknown role "ghost": the policy defines reader/);
+  assert.equal(await runAccountCommand(['--config', withPolicy, 'keys', 'create', '--name', 'k', '--roles', 'ghost'], io), 2);
+  assert.equal(await runAccountCommand(['--config', withPolicy, 'users', 'add', 'dora', '--roles', 'reader'], io), 0);
+});

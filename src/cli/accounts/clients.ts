@@ -83,7 +83,7 @@ export async function runClients(ctx: CliContext, sub: string, args: UsersArgs):
       };
       const secret = isPublic ? undefined : randomBytes(32).toString('base64url');
       const record: ClientRecord = {
-        clientId, metadata, roles: roles(v.roles as string | undefined), disabled: false, createdAt: Math.floor(Date.now() / 1000),
+        clientId, metadata, roles: roles(v.roles as string | undefined, ctx), disabled: false, createdAt: Math.floor(Date.now() / 1000),
         ...(secret ? { secretHash: createHash('sha256').update(secret).digest('hex'), secretSealed: ctx.keyring.seal('client-secrets', secret, clientId) } : {}),
       };
       if (await ctx.store.clients.get(clientId)) throw new UsageError(`a client with id ${clientId} exists`);

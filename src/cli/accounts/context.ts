@@ -85,10 +85,14 @@ export function list(value: string | undefined): string[] {
 }
 
 const ROLE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
-export function roles(value: string | undefined, option = '--roles'): string[] {
+export function roles(value: string | undefined, ctx?: Pick<CliContext, 'loaded'>, option = '--roles'): string[] {
   const r = list(value);
   const bad = r.find((x) => !ROLE.test(x));
   if (bad !== undefined) throw new UsageError(`${option}: "${bad.slice(0, 40)}" is not a role name (letters, digits, . _ : -)`);
+  // A role the policy does not define would grant nothing, silently: refused while it can be fixed.
+  const defined = ctx?.loaded.config.authorization?.roles;
+  const unknown = defined ? r.find((x) => !Object.hasOwn(defined, x)) : undefined;
+  if (unknown !== undefined) throw new UsageError(`${option}: unknown role "${unknown.slice(0, 40)}": the policy defines ${Object.keys(defined ?? {}).join(', ') || 'none'} (authorization.roles)`);
   return r;
 }
 

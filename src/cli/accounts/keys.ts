@@ -60,7 +60,7 @@ export async function runKeys(ctx: CliContext, sub: string, args: UsersArgs): Pr
         const expiresAt = parseExpiry(v.expires as string | undefined, now);
         let created;
         try {
-          created = await svc.create({ name, roles: roles(v.roles), scopes, ...(expiresAt !== undefined ? { expiresAt } : {}) });
+          created = await svc.create({ name, roles: roles(v.roles, ctx), scopes, ...(expiresAt !== undefined ? { expiresAt } : {}) });
         } catch (err) {
           if (err instanceof TypeError) throw new UsageError(`--name: ${err.message}`);
           throw err;

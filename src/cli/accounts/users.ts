@@ -44,7 +44,7 @@ export async function runUsers(ctx: CliContext, io: CliIo, sub: string, args: Us
       let password: string | undefined;
       if (v['password-stdin']) password = (await io.stdin()).replace(/\r?\n$/, '');
       const { user, oneTimePassword } = await accounts.createUser({
-        username: name, roles: roles(v.roles as string | undefined),
+        username: name, roles: roles(v.roles as string | undefined, ctx),
         ...(typeof v['display-name'] === 'string' ? { displayName: v['display-name'] } : {}),
         ...(typeof v.email === 'string' ? { email: v.email } : {}),
         ...(password !== undefined ? { password } : {}),
