@@ -61,6 +61,12 @@ export interface RequestContext {
   readonly startedAt: bigint;
   /** True once a stage has read the body (the proxy then sends the buffered bytes). */
   readonly bodyRead: boolean;
+  /**
+   * The request's framing says it has no body: HTTP/1.x without Content-Length and
+   * Transfer-Encoding (RFC 9112 §6.3), HTTP/2 with END_STREAM on its HEADERS (RFC 9113 §8.1).
+   * The proxy then sends none without building requestStream() (docs/performance.md).
+   */
+  readonly bodyless: boolean;
   /** Reads the request body once, bounded by the route's byte limit (413 beyond it). */
   body(): Promise<Buffer>;
   /**

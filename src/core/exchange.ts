@@ -33,6 +33,7 @@ export class Exchange implements RequestContext {
   readonly generation: number;
   readonly startedAt = process.hrtime.bigint();
   bodyRead = false;
+  readonly bodyless: boolean;
   /** Called once when the body is first read (sends 100 Continue when the client asked for it). */
   onBodyRead: (() => void) | undefined;
   /** Byte limit of the matched route (hygiene). */
@@ -65,6 +66,9 @@ export class Exchange implements RequestContext {
     this.httpVersion = req.httpVersion;
     this.tls = tls;
     this.generation = generation;
+    this.bodyless = req.httpVersionMajor === 2
+      ? (req as Http2ServerRequest).stream?.endAfterHeaders === true
+      : req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined;
   }
 
   get signal(): AbortSignal {

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import http2 from 'node:http2';
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, WebSocket } from 'ws';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
@@ -41,6 +42,13 @@ before(async () => {
       req.on('end', () => res.end(JSON.stringify({ bytes: n, sha256: hash.digest('hex') })));
       return;
     }
+    if (req.url === '/framing') {
+      // What the upstream was sent: its framing fields and the body's bytes.
+      let n = 0;
+      req.on('data', (c: Buffer) => (n += c.length));
+      req.on('end', () => res.end(JSON.stringify({ method: req.method, contentLength: req.headers['content-length'] ?? null, transferEncoding: req.headers['transfer-encoding'] ?? null, bytes: n })));
+      return;
+    }
     if (req.url === '/trailers') {
       res.writeHead(200, { 'content-type': 'text/plain', trailer: 'x-checksum' });
       res.write('body');
@@ -73,6 +81,7 @@ routes:
   - { id: download, path: /download, methods: [GET], upstream: up }
   - { id: upload, path: /upload, methods: [POST], upstream: up, hygiene: { maxBodyBytes: 20000000 } }
   - { id: trailers, path: /trailers, methods: [GET], upstream: up }
+  - { id: framing, path: /framing, methods: [GET, POST], upstream: up }
   - id: cors
     path: /cors
     methods: [GET, POST]
@@ -118,6 +127,37 @@ test('an 8 MB download and a 10 MB upload stream through intact', async () => {
   const up = await t.fetch('/upload', { method: 'POST', body: payload });
   assert.equal(up.status, 200);
   assert.deepEqual(up.json(), { bytes: payload.length, sha256: createHash('sha256').update(payload).digest('hex') });
+});
+
+test('a request without a declared length is told apart from a bodyless one (HTTP/1.1 chunked, HTTP/2 DATA frames)', async () => {
+  // A GET sends nothing upstream: no body, no framing field.
+  const get = await t.fetch('/framing');
+  assert.deepEqual(get.json(), { method: 'GET', contentLength: null, transferEncoding: null, bytes: 0 });
+  // HTTP/1.1 chunked: no Content-Length, yet a body.
+  async function* chunks() {
+    yield Buffer.alloc(1000, 1);
+    yield Buffer.alloc(500, 2);
+  }
+  const chunked = await t.fetch('/framing', { method: 'POST', body: Readable.from(chunks()) });
+  assert.equal(chunked.json().bytes, 1500);
+  // HTTP/2 has no Transfer-Encoding: a body without content-length is only seen in its DATA
+  // frames (RFC 9113 §8.1), and only END_STREAM on the HEADERS says there is none.
+  const session = http2.connect(t.origin(), { ca: await t.ca() });
+  const read = (stream: http2.ClientHttp2Stream) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      let text = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (c: string) => (text += c));
+      stream.on('end', () => resolve(JSON.parse(text) as Record<string, unknown>));
+      stream.on('error', reject);
+    });
+  const post = session.request({ ':method': 'POST', ':path': '/framing' });
+  post.write(Buffer.alloc(700, 3));
+  post.end(Buffer.alloc(300, 4));
+  assert.equal((await read(post)).bytes, 1000);
+  const h2get = session.request({ ':path': '/framing' }, { endStream: true });
+  assert.deepEqual(await read(h2get), { method: 'GET', contentLength: null, transferEncoding: null, bytes: 0 });
+  session.close();
 });
 
 test('HTTP/2 clients receive the upstream trailers', async () => {

@@ -45,6 +45,9 @@ export async function forward(ctx: RequestContext, rp: RouteProxy): Promise<Deci
     if (ctx.bodyRead) {
       const buffered = await ctx.body();
       body = buffered.length > 0 ? buffered : null;
+    } else if (ctx.bodyless) {
+      // Nothing to stream: no Transform, no pipe, no peek for the common GET.
+      body = null;
     } else {
       body = await peekBody(ctx.requestStream(), ctx.signal);
       body?.once('error', (e: unknown) => (bodyError = e));
