@@ -55,6 +55,22 @@ export function createLogger(options: { level?: string; redact?: readonly string
         },
       },
     },
-    options.destination ?? pino.destination({ dest: 1, sync: false }),
+    options.destination ?? stdoutDestination(),
   );
+}
+
+/**
+ * Standard output through sonic-boom (pino's own destination: asynchronous writes, flushed
+ * synchronously at exit, EPIPE handled), in its buffer mode. In its default string mode, every
+ * line appended while a write is in flight makes sonic-boom measure the UTF-8 length of the whole
+ * pending string, which flattens it: under load that copied ~14 KB per request (several times the
+ * line itself) and was the largest allocation of the proxy path (docs/performance.md). In buffer
+ * mode each line is encoded once and the pending lines are joined once per write.
+ */
+export function stdoutDestination(fd = 1): DestinationStream {
+  const boom = pino.destination({ dest: fd, sync: false, contentMode: 'buffer' });
+  const write = boom.write.bind(boom) as unknown as (chunk: Buffer) => boolean;
+  // pino hands over strings; buffer mode counts bytes, so each line is encoded here.
+  (boom as { write(chunk: string | Buffer): boolean }).write = (chunk) => write(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  return boom;
 }
