@@ -58,9 +58,14 @@ export interface IdentitySigner extends IdentityTokens {
 }
 
 interface CacheEntry {
+  readonly key: string;
   readonly token: Promise<string>;
   /** Milliseconds: from then on, sign a new token. */
   readonly refreshAt: number;
+  /** Position in least-recently-used order (see touch()). */
+  seq: number;
+  /** Evicted, failed or cleared by a rotation: never handed out again. */
+  dropped: boolean;
 }
 
 export async function createIdentitySigner(options: IdentitySignerOptions): Promise<IdentitySigner> {
@@ -104,7 +109,23 @@ export async function createIdentitySigner(options: IdentitySignerOptions): Prom
       .sign(key.privateKey);
   };
 
-  const memos = new WeakMap<Principal, { claim: ReturnType<typeof rampartClaim>; prefix: string }>();
+  /**
+   * Per principal object: its claim, the cache-key prefix, and the last entry it was given (most
+   * requests of a principal go to the same upstream under the same generation: that lookup then
+   * builds no key string and touches no map).
+   */
+  interface Memo {
+    readonly claim: ReturnType<typeof rampartClaim>;
+    readonly prefix: string;
+    last: { readonly upstreamId: string; readonly generation: number; readonly entry: CacheEntry } | undefined;
+  }
+  const memos = new WeakMap<Principal, Memo>();
+  /** Entries leave the cache by eviction, failure or rotation; `dropped` tells the memo. */
+  const drop = (key: string, entry: CacheEntry): void => {
+    entry.dropped = true;
+    if (cache.get(key) === entry) cache.delete(key);
+  };
+  let sequence = 0;
   const tokenFor = (principal: Principal, upstreamId: string, generation: number): Promise<string> => {
     if (typeof upstreamId !== 'string' || upstreamId.length === 0) {
       return Promise.reject(new TypeError('upstreamId must be a non-empty string.'));
@@ -116,34 +137,51 @@ export async function createIdentitySigner(options: IdentitySignerOptions): Prom
     if (memo === undefined) {
       const claim = rampartClaim(principal);
       const fingerprint = createHash('sha256').update(JSON.stringify([principal.subject, claim])).digest('base64url');
-      memo = { claim, prefix: `${principalKey(principal)}\u0000${fingerprint}\u0000` };
+      memo = { claim, prefix: `${principalKey(principal)}\u0000${fingerprint}\u0000`, last: undefined };
       memos.set(principal, memo);
+    }
+    const t = now();
+    const last = memo.last;
+    if (last !== undefined && last.upstreamId === upstreamId && last.generation === generation && !last.entry.dropped && t < last.entry.refreshAt) {
+      hits += 1;
+      touch(last.entry);
+      return last.entry.token;
     }
     const claim = memo.claim;
     const cacheKey = `${memo.prefix}${upstreamId}\u0000${generation}`;
-    const t = now();
     const hit = cache.get(cacheKey);
     if (hit !== undefined && t < hit.refreshAt) {
       hits += 1;
-      cache.delete(cacheKey); // least recently used order: move to the end
-      cache.set(cacheKey, hit);
+      touch(hit);
+      memo.last = { upstreamId, generation, entry: hit };
       return hit.token;
     }
     const iat = Math.floor(t / 1000);
     const token = sign(principal, upstreamId, claim, iat);
     // Reuse while more than a third of the lifetime remains.
-    const entry: CacheEntry = { token, refreshAt: (iat + lifetime - lifetime / 3) * 1000 };
-    cache.delete(cacheKey);
+    const entry: CacheEntry = { key: cacheKey, token, refreshAt: (iat + lifetime - lifetime / 3) * 1000, seq: ++sequence, dropped: false };
+    if (hit !== undefined) drop(cacheKey, hit);
     cache.set(cacheKey, entry);
     while (cache.size > cacheSize) {
-      const oldest = cache.keys().next().value;
+      const oldest = cache.entries().next().value;
       if (oldest === undefined) break;
-      cache.delete(oldest);
+      drop(oldest[0], oldest[1]);
     }
-    token.catch(() => {
-      if (cache.get(cacheKey) === entry) cache.delete(cacheKey);
-    });
+    memo.last = { upstreamId, generation, entry };
+    token.catch(() => drop(cacheKey, entry));
     return token;
+  };
+  /**
+   * Least recently used order, lazily: an entry hit while it is among the newest quarter of the
+   * cache stays where it is (no map write per request); an older one moves to the end. Eviction
+   * takes the oldest in that order, so an entry goes only once three quarters of the cache size
+   * were added or moved after its last use (exact LRU: the whole cache size).
+   */
+  const touch = (entry: CacheEntry): void => {
+    if (sequence - entry.seq <= cacheSize / 4 || entry.dropped) return;
+    entry.seq = ++sequence;
+    cache.delete(entry.key);
+    cache.set(entry.key, entry);
   };
 
   const published = (k: { kid: string; publicJwk: PublicEcJwk }): PublishedJwk =>
@@ -163,6 +201,7 @@ export async function createIdentitySigner(options: IdentitySignerOptions): Prom
       await writeKeySet(dataDir, next, 'replace');
       // Swapped and cleared in one tick: an entry signed by the old key cannot survive the clear.
       keys = next;
+      for (const entry of cache.values()) entry.dropped = true;
       cache.clear();
     };
     rotating = rotating.then(run, run);
