@@ -148,7 +148,7 @@ export async function openListener(l: ListenerConfig, opts: { baseDir: string; d
       activeRequests.set(socket, (activeRequests.get(socket) ?? 0) + 1);
       guard.requestStarted(socket, req as http.IncomingMessage);
       if (draining) res.setHeader('connection', 'close');
-      res.once('close', () => {
+      res.on('close', () => {
         guard.requestEnded(socket);
         const n = (activeRequests.get(socket) ?? 1) - 1;
         activeRequests.set(socket, n);

@@ -105,7 +105,7 @@ function write(res: OutboundResponse, response: GatewayResponse, ctx: EgressCont
       resolve();
     };
     body.on('data', (chunk: Buffer) => onBytes(chunk.length));
-    body.once('end', () => {
+    body.on('end', () => {
       const t = trailers?.();
       if (t && Object.keys(t).length) {
         try {
@@ -118,11 +118,11 @@ function write(res: OutboundResponse, response: GatewayResponse, ctx: EgressCont
     });
     // The upstream body failed mid-stream (timeout, cap, reset): the headers are gone, so the
     // client response is cut rather than ended as if complete.
-    body.once('error', () => {
+    body.on('error', () => {
       res.destroy();
       done();
     });
-    res.once('close', () => {
+    res.on('close', () => {
       if (!body.destroyed && !body.readableEnded) body.destroy();
       done();
     });

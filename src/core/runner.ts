@@ -137,7 +137,9 @@ async function requestPhase(ex: Exchange, route: CompiledRoute, logger: Logger, 
       ex.entered.push(stage);
       continue;
     }
-    const decision = await stage.onRequest(ex);
+    // Most stages decide synchronously: awaiting a plain value would still cost a microtask turn.
+    const pending = stage.onRequest(ex);
+    const decision = pending instanceof Promise ? await pending : pending;
     ex.entered.push(stage);
     if (decision.kind === 'next') {
       if (decision.patch) applyPatch(ex, stage, decision.patch.principal, decision.patch.annotations);
@@ -171,7 +173,8 @@ export async function runRoute(ex: Exchange, route: CompiledRoute, logger: Logge
   for (let i = ex.entered.length - 1; i >= 0; i--) {
     const stage = ex.entered[i] as Stage;
     if (!stage.onResponse) continue;
-    const d = await stage.onResponse(ex, response);
+    const pending = stage.onResponse(ex, response);
+    const d = pending instanceof Promise ? await pending : pending;
     if (d.kind === 'deny') {
       if (stage.mode === 'shadow') continue;
       if (response.body && !Buffer.isBuffer(response.body)) response.body.destroy();
@@ -294,11 +297,12 @@ export function logExchange(accessLog: Logger, ex: Exchange, route: CompiledRout
 export function trackExchange(res: OutboundResponse, ex: Exchange, accessLog: Logger, route: () => CompiledRoute | undefined): void {
   // 'finish' only fires when the whole response was handed over (HTTP/1.1 and HTTP/2 alike);
   // writableFinished is not reliable on a cancelled HTTP/2 stream.
+  // on(), not once(): each fires at most once per response, and once() wraps every listener.
   let finished = false;
-  res.once('finish', () => {
+  res.on('finish', () => {
     finished = true;
   });
-  res.once('close', () => {
+  res.on('close', () => {
     // A cancelled HTTP/2 stream (RST_STREAM) still emits 'finish' on the compatibility response.
     const rst = (res as { stream?: { rstCode?: number } }).stream?.rstCode;
     if (rst !== undefined && rst !== 0) finished = false;

@@ -51,7 +51,9 @@ export type DenyDecision = Branded<{ readonly kind: 'deny'; readonly error: Gate
 export type ReplyDecision = Branded<{ readonly kind: 'reply'; readonly response: GatewayResponse }>;
 export type Decision = NextDecision | DenyDecision | ReplyDecision;
 
-export const next = (patch?: ContextPatch): NextDecision => ({ kind: 'next', patch }) as NextDecision;
+/** The decision without a patch is one frozen object: a stage that lets a request through allocates nothing. */
+const NEXT = Object.freeze({ kind: 'next', patch: undefined }) as NextDecision;
+export const next = (patch?: ContextPatch): NextDecision => (patch === undefined ? NEXT : ({ kind: 'next', patch } as NextDecision));
 export const deny = (error: GatewayError): DenyDecision => ({ kind: 'deny', error }) as DenyDecision;
 export const reply = (response: GatewayResponse): ReplyDecision => ({ kind: 'reply', response }) as ReplyDecision;
 
