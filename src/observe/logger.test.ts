@@ -1,7 +1,9 @@
-import { test } from 'node:test';
+import { test, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+
+import { isoTime } from './logger.ts';
 
 const LOGGER = fileURLToPath(new URL('./logger.ts', import.meta.url));
 
@@ -31,4 +33,18 @@ test('createLogger: a burst of lines reaches stdout whole, in order, multi-byte 
     assert.equal(l.text, 'Grüße, 東京 — ' + 'é'.repeat(i % 40));
     assert.equal(l.password, '[REDACTED]');
   });
+});
+
+test('isoTime: pino\'s ISO time field, formatted once per millisecond', () => {
+  mock.timers.enable({ apis: ['Date'], now: Date.UTC(2026, 10, 29, 12, 0, 0, 5) });
+  try {
+    assert.equal(isoTime(), ',"time":"2026-11-29T12:00:00.005Z"');
+    assert.equal(isoTime(), ',"time":"2026-11-29T12:00:00.005Z"');
+    mock.timers.tick(1);
+    assert.equal(isoTime(), ',"time":"2026-11-29T12:00:00.006Z"');
+    mock.timers.tick(86_400_000);
+    assert.equal(isoTime(), ',"time":"2026-11-30T12:00:00.006Z"');
+  } finally {
+    mock.timers.reset();
+  }
 });

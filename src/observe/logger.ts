@@ -34,12 +34,27 @@ export const DEFAULT_REDACT = [
   '*.secret',
 ];
 
+/**
+ * pino's isoTime, formatted once per millisecond: under load several lines share a millisecond,
+ * and Date#toISOString was ~1 % of the proxy path's CPU.
+ */
+let lastMs = -1;
+let lastTime = '';
+export function isoTime(): string {
+  const now = Date.now();
+  if (now !== lastMs) {
+    lastMs = now;
+    lastTime = `,"time":"${new Date(now).toISOString()}"`;
+  }
+  return lastTime;
+}
+
 export function createLogger(options: { level?: string; redact?: readonly string[]; destination?: DestinationStream } = {}): Logger {
   return pino(
     {
       level: options.level ?? 'info',
       base: { service: 'rampart' },
-      timestamp: pino.stdTimeFunctions.isoTime,
+      timestamp: isoTime,
       messageKey: 'msg',
       formatters: { level: (label) => ({ level: label }) },
       redact: { paths: [...DEFAULT_REDACT, ...(options.redact ?? [])], censor: '[REDACTED]' },

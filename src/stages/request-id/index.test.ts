@@ -35,3 +35,19 @@ test('resolveIds restarts the trace on an invalid traceparent', () => {
     assert.ok(!ids.traceparent.includes('4bf92f'));
   }
 });
+
+test('resolveIds draws distinct trace and span ids across refills of its random pool', () => {
+  // 1,000 requests take 24 KB of randomness: several refills of the 4 KB pool.
+  const traces = new Set<string>();
+  const spans = new Set<string>();
+  for (let i = 0; i < 1000; i++) {
+    const ids = resolveIds({}, cfg);
+    const [, trace, span] = /^00-([0-9a-f]{32})-([0-9a-f]{16})-01$/.exec(ids.traceparent) ?? [];
+    assert.ok(trace && span, ids.traceparent);
+    assert.equal(ids.traceId, trace);
+    traces.add(trace);
+    spans.add(span);
+  }
+  assert.equal(traces.size, 1000);
+  assert.equal(spans.size, 1000);
+});
