@@ -36,8 +36,8 @@ import { problemResponse, type OutboundResponse } from './respond.ts';
 import type { InboundRequest, Exchange } from './exchange.ts';
 import type { GatewayResponse, Stage, StageModule } from './stage.ts';
 import { writeRawResponse } from './raw-response.ts';
+import { ACCESS_LOG_REDACT, accessLineWriter, type AccessLineWriter } from '../observe/access-line.ts';
 
-const ACCESS_LOG_REDACT = ['authorization', 'cookie', 'token', 'password', 'secret', 'apiKey', 'query'];
 
 export interface GatewayOptions {
   readonly configFile: string;
@@ -61,7 +61,7 @@ export interface ReloadResult {
 
 export class Gateway {
   readonly logger: Logger;
-  readonly #accessLog: Logger;
+  readonly #accessLine: AccessLineWriter;
   readonly #stages: readonly StageModule[];
   readonly #configFile: string;
   readonly #keeper = new Keeper();
@@ -96,7 +96,7 @@ export class Gateway {
     // The access line is built by the runner from known fields (no headers, no query string, no
     // body), so it needs no wildcard redaction — the costliest part of a log call. The exact keys
     // below still guard what a stage's onLog might add.
-    this.#accessLog = logger.child({ log: 'access' }, { redact: { paths: ACCESS_LOG_REDACT, censor: '[REDACTED]' } });
+    this.#accessLine = accessLineWriter(logger.child({ log: 'access' }, { redact: { paths: ACCESS_LOG_REDACT, censor: '[REDACTED]' } }));
     this.#stages = options.stages ?? STAGES;
     this.#configFile = path.resolve(options.configFile);
     this.#authn = options.authn;
@@ -339,7 +339,7 @@ export class Gateway {
     }
     const { ex, error } = prepare(gen, listener, open.info, req, open.store);
     let route: CompiledRoute | undefined;
-    trackExchange(res, ex, this.#accessLog, () => route);
+    trackExchange(res, ex, this.#accessLine, () => route);
     // RFC 9110 §10.1.1: 100 Continue only once a stage or the proxy actually reads the body, so that
     // a request refused by routing or limits never has its body sent.
     if (String(req.headers.expect ?? '').toLowerCase() === '100-continue') {
@@ -441,7 +441,7 @@ export class Gateway {
     let route: CompiledRoute | undefined;
     const fail = (response: GatewayResponse) => {
       writeRawResponse(socket, response, egressContext(ex, listener, route, false));
-      logExchange(this.#accessLog, ex, route, response.status, false);
+      logExchange(this.#accessLine, ex, route, response.status, false);
     };
     try {
       if (error) return fail(errorResponse(ex, error));
@@ -457,7 +457,7 @@ export class Gateway {
       if (refused) return fail(refused);
       await m.upgrade(ex, socket, head);
       ex.decision = 'allow';
-      logExchange(this.#accessLog, ex, route, 101, false);
+      logExchange(this.#accessLine, ex, route, 101, false);
     } catch (err) {
       if (!(err instanceof GatewayError)) this.logger.error({ requestId: ex.requestId, err }, 'unexpected error during upgrade');
       if (socket.writable) fail(errorResponse(ex, err));

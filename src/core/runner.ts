@@ -19,6 +19,7 @@ import type { CompiledListener, CompiledRoute, Generation } from './compile.ts';
 import type { GatewayResponse, Stage } from './stage.ts';
 import type { ListenerInfo, TlsInfo } from './context.ts';
 import type { Principal } from './principal.ts';
+import type { AccessLineWriter } from '../observe/access-line.ts';
 import type { CertificateStore } from '../tls/store.ts';
 
 export interface RunnerServices {
@@ -257,7 +258,7 @@ const EVENT_ACTIONS: Partial<Record<string, string>> = {
   RAMPART_HYGIENE_METHOD_OVERRIDE: 'hygiene.method_override',
 };
 
-export function logExchange(accessLog: Logger, ex: Exchange, route: CompiledRoute | undefined, status: number, aborted: boolean): void {
+export function logExchange(accessLine: AccessLineWriter, ex: Exchange, route: CompiledRoute | undefined, status: number, aborted: boolean): void {
   const durationMs = Number(process.hrtime.bigint() - ex.startedAt) / 1e6;
   const entry: Record<string, unknown> = {
     requestId: ex.requestId,
@@ -285,7 +286,7 @@ export function logExchange(accessLog: Logger, ex: Exchange, route: CompiledRout
       /* onLog never breaks the log line */
     }
   }
-  accessLog.info(entry);
+  accessLine(entry);
   if (exchangeChannel.hasSubscribers) exchangeChannel.publish(entry);
 }
 
@@ -294,7 +295,7 @@ export function logExchange(accessLog: Logger, ex: Exchange, route: CompiledRout
  * been written, the exchange is aborted (the upstream request with it), and in every case exactly
  * one access-log line is written when the response closes.
  */
-export function trackExchange(res: OutboundResponse, ex: Exchange, accessLog: Logger, route: () => CompiledRoute | undefined): void {
+export function trackExchange(res: OutboundResponse, ex: Exchange, accessLine: AccessLineWriter, route: () => CompiledRoute | undefined): void {
   // 'finish' only fires when the whole response was handed over (HTTP/1.1 and HTTP/2 alike);
   // writableFinished is not reliable on a cancelled HTTP/2 stream.
   // on(), not once(): each fires at most once per response, and once() wraps every listener.
@@ -308,7 +309,7 @@ export function trackExchange(res: OutboundResponse, ex: Exchange, accessLog: Lo
     if (rst !== undefined && rst !== 0) finished = false;
     if (!finished) ex.abort(new Error('client went away'));
     // 499 (nginx's "client closed request") in the log only, when no status was ever sent.
-    logExchange(accessLog, ex, route(), ex.status || 499, !finished);
+    logExchange(accessLine, ex, route(), ex.status || 499, !finished);
   });
 }
 
