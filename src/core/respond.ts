@@ -25,7 +25,10 @@ export interface EgressContext {
 function headersFor(res: GatewayResponse, ctx: EgressContext, own: boolean): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   const listed = connectionTokens(res.headers.connection);
-  for (const [k, v] of Object.entries(res.headers)) {
+  const headers = res.headers;
+  for (const k in headers) {
+    if (!Object.hasOwn(headers, k)) continue;
+    const v = headers[k] as string | string[];
     const name = k.toLowerCase();
     if (HOP_BY_HOP.has(name) || listed.has(name) || name === 'proxy-authenticate' || name.startsWith(':')) continue;
     out[name] = v;

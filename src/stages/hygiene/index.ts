@@ -86,8 +86,10 @@ export function inspect(raw: RawRequest, config: HygieneConfig): Inspected | Gat
 
   const headers: IncomingHttpHeaders = {};
   const listed = connectionTokens(raw.headers.connection);
-  for (const [name, value] of Object.entries(raw.headers)) {
-    if (name.startsWith(':')) continue;
+  const inbound = raw.headers;
+  for (const name in inbound) {
+    if (!Object.hasOwn(inbound, name) || name.startsWith(':')) continue;
+    const value = inbound[name];
     if (HOP_BY_HOP.has(name) || listed.has(name) || PROXY_AUTH.has(name)) continue;
     if (name.startsWith('rampart-')) continue; // S2: a client can never forge Rampart-* headers
     // CGI-style servers (WSGI, Rack, PHP) map '-' and '_' to one variable: Rampart_Identity or
@@ -102,7 +104,10 @@ export function inspect(raw: RawRequest, config: HygieneConfig): Inspected | Gat
 /** Host from :authority (HTTP/2) or Host (HTTP/1.1); both present and different is refused (S11). */
 function resolveHost(raw: RawRequest): string | GatewayError {
   let hostCount = 0;
-  for (let i = 0; i < raw.rawHeaders.length; i += 2) if (raw.rawHeaders[i]?.toLowerCase() === 'host') hostCount++;
+  for (let i = 0; i < raw.rawHeaders.length; i += 2) {
+    const name = raw.rawHeaders[i] as string;
+    if (name.length === 4 && name.toLowerCase() === 'host') hostCount++;
+  }
   if (hostCount > 1) return new GatewayError('RAMPART_HYGIENE_HOST_INVALID', { detail: 'More than one Host header.' });
   const authority = raw.headers[':authority'];
   const hostHeader = raw.headers.host;
@@ -111,9 +116,15 @@ function resolveHost(raw: RawRequest): string | GatewayError {
   }
   const value = (typeof authority === 'string' ? authority : hostHeader)?.toLowerCase();
   if (!value) return new GatewayError('RAMPART_HYGIENE_HOST_INVALID', { detail: 'The request has no Host.' });
-  if (!HOST.test(value)) return new GatewayError('RAMPART_HYGIENE_HOST_INVALID', { detail: 'The Host header is malformed.' });
+  if (value !== lastValidHost) {
+    if (!HOST.test(value)) return new GatewayError('RAMPART_HYGIENE_HOST_INVALID', { detail: 'The Host header is malformed.' });
+    lastValidHost = value;
+  }
   return value;
 }
+
+/** The last Host value that passed HOST: clients send the same one request after request. */
+let lastValidHost = '';
 
 /** The host without its port, for route matching. */
 export function hostname(host: string): string {

@@ -37,3 +37,14 @@ test('encodePath round-trips through normalisePath', () => {
   }
   assert.equal(encodePath('/a?b#c'), '/a%3Fb%23c');
 });
+
+test('encodePath leaves a path of wire-safe characters as it is, exactly as the full encoding would', () => {
+  // Every printable ASCII character, alone and between others: the shortcut must agree with the
+  // per-segment encoding on each one.
+  const full = (p: string) => p.split('/').map((seg) => encodeURIComponent(seg).replace(/%(2[146-9A-C]|3A|40|3D)/gi, (m) => decodeURIComponent(m))).join('/');
+  for (let c = 0x20; c <= 0x7e; c++) {
+    const p = `/a${String.fromCharCode(c)}b/${String.fromCharCode(c)}`;
+    assert.equal(encodePath(p), full(p), JSON.stringify(p));
+  }
+  for (const p of ['/api/orders/42', "/x:y@z=1/!$&'()*+,", '/a;b', '/é', '/%41']) assert.equal(encodePath(p), full(p), p);
+});

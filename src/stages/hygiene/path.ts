@@ -68,8 +68,15 @@ function resolveSegments(decoded: string): PathResult {
   return { ok: true, path: '/' + out.join('/') };
 }
 
+/**
+ * Characters encodePath leaves as they are: RFC 3986 unreserved, the sub-delims it keeps and
+ * `:`, `@`, `/`. A path made only of these (most paths) is its own encoding.
+ */
+const WIRE_SAFE = /^[A-Za-z0-9\-._~!$&'()*+,=:@/]*$/;
+
 /** Encodes a normalised path for the wire: each segment percent-encoded except RFC 3986 pchar. */
 export function encodePath(path: string): string {
+  if (WIRE_SAFE.test(path)) return path;
   return path
     .split('/')
     .map((seg) => encodeURIComponent(seg).replace(/%(2[146-9A-C]|3A|40|3D)/gi, (m) => decodeURIComponent(m)))

@@ -26,6 +26,14 @@ test('forwarded (RFC 7239 §6) quotes and brackets IPv6 and quotes a host with a
   assert.equal(forwarded({ ...base, clientIp: 'unknown' }).startsWith('for=unknown;'), true);
 });
 
+test('forwarded: the element remembered from the last request is reused only for the same client, host and scheme', () => {
+  const a = forwarded({ ...base, host: 'a.example' });
+  assert.equal(forwarded({ ...base, host: 'a.example' }), a);
+  assert.equal(forwarded({ ...base, host: 'b.example' }), 'for=198.51.100.7;host=b.example;proto=https');
+  assert.equal(forwarded({ ...base, host: 'b.example', clientIp: '203.0.113.9' }), 'for=203.0.113.9;host=b.example;proto=https');
+  assert.equal(forwarded({ ...base, host: 'b.example', clientIp: '203.0.113.9', listener: { ...listener, scheme: 'http' } }), 'for=203.0.113.9;host=b.example;proto=http');
+});
+
 test('xForwardedFor replaces without a trusted proxy, appends the peer behind one', () => {
   assert.equal(xForwardedFor({ ...base, headers: { 'x-forwarded-for': '1.1.1.1' } }), '198.51.100.7');
   const behind = { clientIp: '198.51.100.7', peerIp: '10.0.0.2' };

@@ -38,8 +38,10 @@ export function upstreamRequestHeaders(ctx: ForwardingContext, options: HeaderOp
   // costs nothing; it still guards a caller that hands over raw headers.
   const listed = connectionTokens(ctx.headers.connection);
   const out: UpstreamHeaders = {};
-  for (const [name, value] of Object.entries(ctx.headers)) {
-    if (value === undefined || name.startsWith(':')) continue;
+  const inbound = ctx.headers;
+  for (const name in inbound) {
+    const value = inbound[name];
+    if (value === undefined || !Object.hasOwn(inbound, name) || name.startsWith(':')) continue;
     if (ALWAYS_DROPPED.has(name) || listed.has(name)) continue;
     if (name.startsWith('rampart-')) continue; // S2: only the gateway speaks Rampart-*
     if (!options.forwardCredentials && CREDENTIALS.includes(name)) continue;
@@ -82,9 +84,16 @@ export function xForwardedFor(ctx: Pick<RequestContext, 'headers' | 'clientIp' |
  * A client's own Forwarded is never passed on.
  */
 export function forwarded(ctx: Pick<RequestContext, 'clientIp' | 'host' | 'listener'>): string {
+  const last = lastForwarded;
+  if (last.clientIp === ctx.clientIp && last.host === ctx.host && last.scheme === ctx.listener.scheme) return last.value;
   const forNode = isIPv6(ctx.clientIp) ? `"[${ctx.clientIp}]"` : ctx.clientIp;
-  return `for=${forNode};host=${token(ctx.host)};proto=${ctx.listener.scheme}`;
+  const value = `for=${forNode};host=${token(ctx.host)};proto=${ctx.listener.scheme}`;
+  lastForwarded = { clientIp: ctx.clientIp, host: ctx.host, scheme: ctx.listener.scheme, value };
+  return value;
 }
+
+/** The last element built: a client sends request after request from one address to one host. */
+let lastForwarded = { clientIp: '', host: '', scheme: '', value: '' };
 
 /** RFC 7239 §4: a value is a token, or else a quoted-string (RFC 9110 §5.6.4). */
 function token(value: string): string {

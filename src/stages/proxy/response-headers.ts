@@ -14,8 +14,9 @@ type InHeaders = Record<string, string | string[] | undefined>;
 export function clientResponseHeaders(headers: InHeaders): OutgoingHeaders {
   const listed = connectionTokens(headers.connection);
   const out: OutgoingHeaders = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined) continue;
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || !Object.hasOwn(headers, name)) continue;
     const n = name.toLowerCase();
     if (HOP_BY_HOP.has(n) || BANNER.has(n) || listed.has(n) || n.startsWith('proxy-')) continue;
     // S12: the gateway owns CORS. An upstream that reflects Origin (with credentials) must not
