@@ -98,8 +98,10 @@ function write(res: OutboundResponse, response: GatewayResponse, ctx: EgressCont
       resolve();
       return;
     }
-    // pipe() rather than pipeline(): same backpressure, without pipeline's per-request error
-    // objects and end-of-stream watchers (measured: docs/performance.md). Errors are handled here.
+    // Neither pipeline() nor pipe(): one 'data' listener writes, counts and applies backpressure
+    // (pause until the response drains); pipe() would add six more listeners per response on the
+    // two streams, pipeline() error objects and end-of-stream watchers (docs/performance.md).
+    // Errors and early closes are handled below.
     const trailers = response.trailers;
     let settled = false;
     const done = () => {
@@ -107,7 +109,14 @@ function write(res: OutboundResponse, response: GatewayResponse, ctx: EgressCont
       settled = true;
       resolve();
     };
-    body.on('data', (chunk: Buffer) => onBytes(chunk.length));
+    const onDrain = () => body.resume();
+    body.on('data', (chunk: Buffer) => {
+      onBytes(chunk.length);
+      if (!(res as ServerResponse).write(chunk)) {
+        body.pause();
+        res.once('drain', onDrain);
+      }
+    });
     body.on('end', () => {
       const t = trailers?.();
       if (t && Object.keys(t).length) {
@@ -129,7 +138,6 @@ function write(res: OutboundResponse, response: GatewayResponse, ctx: EgressCont
       if (!body.destroyed && !body.readableEnded) body.destroy();
       done();
     });
-    body.pipe(res as NodeJS.WritableStream, { end: false });
   }
 }
 

@@ -20,8 +20,7 @@ export function respond(ctx: RequestContext, rp: RouteProxy, target: Target, per
   up.observe(target, ok, `status ${status}`);
   up.breaker.record(permit, ok);
   // Made only when something is logged: a child logger per request costs measurable CPU.
-  let child: typeof rp.log | undefined;
-  const log = { warn: (o: object, m: string) => (child ??= rp.log.child({ requestId: ctx.requestId, target: target.url, status })).warn(o, m), debug: (o: object, m: string) => (child ??= rp.log.child({ requestId: ctx.requestId, target: target.url, status })).debug(o, m) };
+  const log = (): typeof rp.log => rp.log.child({ requestId: ctx.requestId, target: target.url, status });
 
   if (status >= 400 && status < 500 && !rp.config.passUpstreamErrors.includes('4xx')) {
     // S11: an upstream's 4xx text (a framework's exception message, a stack trace) never reaches
@@ -38,7 +37,7 @@ export function respond(ctx: RequestContext, rp: RouteProxy, target: Target, per
   if (!ok && !rp.config.passUpstreamErrors.includes('5xx')) {
     // S11: the upstream's error text never reaches the client; its status does.
     void res.body.dump({ limit: 64 * 1024 }).catch(() => {});
-    log.warn({}, 'upstream 5xx replaced by problem+json');
+    log().warn({}, 'upstream 5xx replaced by problem+json');
     const retryAfter = status === 503 ? retryAfterValue(res.headers['retry-after']) : undefined;
     return deny(new GatewayError('RAMPART_UPSTREAM_ERROR', {
       status,
@@ -53,23 +52,18 @@ export function respond(ctx: RequestContext, rp: RouteProxy, target: Target, per
   const declared = res.headers['content-length'];
   if (!bodiless && typeof declared === 'string' && /^\d+$/.test(declared) && Number(declared) > max) {
     res.body.destroy();
-    log.warn({ contentLength: declared, max }, 'upstream response larger than maxResponseBytes');
+    log().warn({ contentLength: declared, max }, 'upstream response larger than maxResponseBytes');
     return deny(new GatewayError('RAMPART_UPSTREAM_RESPONSE_TOO_LARGE', { reason: `Content-Length ${declared} > ${max}` }));
   }
 
-  const capped = capBody(res.body, max, (err) => {
-    const code = errorCode(err);
-    return code === 'UND_ERR_BODY_TIMEOUT'
-      ? new GatewayError('RAMPART_UPSTREAM_TIMEOUT', { reason: 'upstream body timeout', cause: err })
-      : new GatewayError('RAMPART_UPSTREAM_ERROR', { reason: `upstream body ${code}`, cause: err });
-  });
+  const capped = capBody(res.body, max, bodyError);
   // Headers are gone by now: a failing body aborts the client response; it is logged here, and
   // this listener also keeps an unobserved stream error from taking the process down.
   capped.body.on('error', (raw) => {
-    if (ctx.signal.aborted) return log.debug({ bytes: capped.bytes() }, 'client went away during the response body');
+    if (ctx.signal.aborted) return log().debug({ bytes: capped.bytes() }, 'client went away during the response body');
     const err = mappedError(capped.body, raw);
     const e = err instanceof GatewayError ? err : undefined;
-    log.warn({ bytes: capped.bytes(), code: e?.code ?? errorCode(err), reason: e?.reason }, 'upstream response body aborted mid-stream');
+    log().warn({ bytes: capped.bytes(), code: e?.code ?? errorCode(err), reason: e?.reason }, 'upstream response body aborted mid-stream');
   });
   return reply({
     status,
@@ -78,6 +72,14 @@ export function respond(ctx: RequestContext, rp: RouteProxy, target: Target, per
     trailers: () => clientTrailers(res.trailers),
     upstream: up.config.id,
   });
+}
+
+/** A failing upstream body, in catalog terms (the capped body's error mapping). */
+function bodyError(err: unknown): GatewayError {
+  const code = errorCode(err);
+  return code === 'UND_ERR_BODY_TIMEOUT'
+    ? new GatewayError('RAMPART_UPSTREAM_TIMEOUT', { reason: 'upstream body timeout', cause: err })
+    : new GatewayError('RAMPART_UPSTREAM_ERROR', { reason: `upstream body ${code}`, cause: err });
 }
 
 /** Headers of a masked 4xx that the client needs (RFC 9110 §11.6.1, §10.2.1, §10.2.3). */
