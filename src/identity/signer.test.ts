@@ -127,6 +127,17 @@ describe('createIdentitySigner', () => {
     assert.equal(await signer.tokenFor(alice, 'orders', 1), base);
   });
 
+  it('tokenFor: a new principal object per request (as authn makes them) with the same identity and claim shares one token', async (t) => {
+    const { signer } = await setup(t);
+    const first = await signer.tokenFor({ ...alice, roles: [...alice.roles] }, 'orders', 1);
+    for (let i = 0; i < 5; i++) assert.equal(await signer.tokenFor({ ...alice, roles: [...alice.roles], tokenId: `tok-${i}` }, 'orders', 1), first);
+    assert.equal(signer.stats().signatures, 1);
+    // A role or a tenant more is another assertion: another token.
+    assert.notEqual(await signer.tokenFor({ ...alice, roles: ['customer', 'admin'] }, 'orders', 1), first);
+    assert.notEqual(await signer.tokenFor({ ...alice, tenant: 't1' }, 'orders', 1), first);
+    assert.equal(signer.stats().signatures, 3);
+  });
+
   it('tokenFor: concurrent calls share one signature; the cache is bounded (LRU)', async (t) => {
     const { signer } = await setup(t, { cacheSize: 2 });
     const tokens = await Promise.all(Array.from({ length: 20 }, () => signer.tokenFor(alice, 'orders', 1)));

@@ -120,6 +120,12 @@ export async function createIdentitySigner(options: IdentitySignerOptions): Prom
     last: { readonly upstreamId: string; readonly generation: number; readonly entry: CacheEntry } | undefined;
   }
   const memos = new WeakMap<Principal, Memo>();
+  /**
+   * Memos by what a token would assert (identity and claim): authn builds a new principal object
+   * per request (roles are resolved per request, S9), and hashing its claim each time was most of
+   * the signer's cost for authenticated callers. Bounded like the token cache, oldest out first.
+   */
+  const byContent = new Map<string, Memo>();
   /** Entries leave the cache by eviction, failure or rotation; `dropped` tells the memo. */
   const drop = (key: string, entry: CacheEntry): void => {
     entry.dropped = true;
@@ -136,8 +142,15 @@ export async function createIdentitySigner(options: IdentitySignerOptions): Prom
     let memo = memos.get(principal);
     if (memo === undefined) {
       const claim = rampartClaim(principal);
-      const fingerprint = createHash('sha256').update(JSON.stringify([principal.subject, claim])).digest('base64url');
-      memo = { claim, prefix: `${principalKey(principal)}\u0000${fingerprint}\u0000`, last: undefined };
+      const identity = principalKey(principal);
+      const content = `${identity}\u0000${JSON.stringify(claim)}`;
+      memo = byContent.get(content);
+      if (memo === undefined) {
+        const fingerprint = createHash('sha256').update(JSON.stringify([principal.subject, claim])).digest('base64url');
+        memo = { claim, prefix: `${identity}\u0000${fingerprint}\u0000`, last: undefined };
+        byContent.set(content, memo);
+        if (byContent.size > cacheSize) byContent.delete(byContent.keys().next().value as string);
+      }
       memos.set(principal, memo);
     }
     const t = now();
