@@ -196,7 +196,7 @@ function applyPatch(ex: Exchange, stage: Stage, principal: Principal | undefined
     if (stage.name !== 'authn') throw new Error(`stage ${stage.name} tried to set the principal`);
     ex.principal = principal;
   }
-  if (annotations) for (const [k, v] of Object.entries(annotations)) ex.annotations.set(k, v);
+  if (annotations) for (const k in annotations) if (Object.hasOwn(annotations, k)) ex.annotations.set(k, annotations[k]);
 }
 
 export function egressContext(ex: Exchange, listener: CompiledListener, route: CompiledRoute | undefined, http2: boolean): EgressContext {

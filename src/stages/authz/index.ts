@@ -92,7 +92,7 @@ export const authzStage: StageModule<AuthzStageConfig> = {
             return deny(error);
           }
         }
-        return next({ annotations: { 'authz.rule': rule.id, 'authz.decision': 'allow', ...(rule.ownership?.response ? { 'authz.obligation': rule } : {}) } });
+        return next({ annotations: allowed(rule) });
       },
       async onResponse(ctx, response) {
         const rule = ctx.annotations.get('authz.obligation') as CompiledRule | undefined;
@@ -123,6 +123,17 @@ export const authzStage: StageModule<AuthzStageConfig> = {
     };
   },
 };
+
+/** The annotations of an allowing rule, built once per rule (they are read-only). */
+const allowedAnnotations = new WeakMap<CompiledRule, Readonly<Record<string, unknown>>>();
+function allowed(rule: CompiledRule): Readonly<Record<string, unknown>> {
+  let a = allowedAnnotations.get(rule);
+  if (a === undefined) {
+    a = Object.freeze({ 'authz.rule': rule.id, 'authz.decision': 'allow', ...(rule.ownership?.response ? { 'authz.obligation': rule } : {}) });
+    allowedAnnotations.set(rule, a);
+  }
+  return a;
+}
 
 function ownershipError(o: CompiledOwnership, rule: CompiledRule, reason: string): GatewayError {
   return new GatewayError(o.onMismatch === 404 ? 'RAMPART_AUTHZ_NOT_FOUND' : 'RAMPART_AUTHZ_NOT_OWNER', { reason: `rule ${rule.id}: ${reason}`, ruleId: rule.id });
