@@ -39,6 +39,9 @@ export const authzStage: StageModule<AuthzStageConfig> = {
     const lookups: LookupDeps | undefined = route?.lookups && env.upstream
       ? { upstream: upstreamRuntime(env.upstream, env.keeper, env.logger), identity: env.identity, generation: env.generation }
       : undefined;
+    // Route-level shadow: the runner lets denials through; the events say "would deny" too.
+    const denied = config.mode === 'shadow' ? 'authz.would_deny' : 'authz.denied';
+    const outcome = config.mode === 'shadow' ? 'unknown' : 'failure';
     if (config.mode === 'shadow') env.logger.warn({ route: routeId }, 'authz.mode: shadow — denials on this route are only logged');
 
     return {
@@ -64,7 +67,7 @@ export const authzStage: StageModule<AuthzStageConfig> = {
         const verdict = decide(policy, route, { principal: ctx.principal, method: ctx.method, clientIp: ctx.clientIp, params: ctx.params, query: ctx.query, now: clock(), body, ...(builtinIssuer ? { builtinIssuer } : {}) });
         if (!verdict.allowed) {
           const error = toError(policy, verdict.failure, ctx);
-          event(ctx, 'authz.denied', 'failure', verdict.failure, error.status);
+          event(ctx, denied, outcome, verdict.failure, error.status);
           return deny(error);
         }
         if (verdict.shadowed) {
@@ -88,7 +91,7 @@ export const authzStage: StageModule<AuthzStageConfig> = {
               event(ctx, 'authz.would_deny', 'unknown', failure, error.status);
               return next({ annotations: { 'authz.rule': rule.id, 'authz.decision': 'would-deny' } });
             }
-            event(ctx, 'authz.denied', 'failure', failure, error.status);
+            event(ctx, denied, outcome, failure, error.status);
             return deny(error);
           }
         }
@@ -111,7 +114,7 @@ export const authzStage: StageModule<AuthzStageConfig> = {
           event(ctx, 'authz.would_deny', 'unknown', failure, error.status);
           return next();
         }
-        event(ctx, 'authz.denied', 'failure', failure, error.status);
+        event(ctx, denied, outcome, failure, error.status);
         return deny(error);
       },
       onLog(ctx, entry) {
