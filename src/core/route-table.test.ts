@@ -34,3 +34,25 @@ test('RouteTable does not decode a normalised path twice', () => {
   assert.equal(m.kind, 'match');
   assert.deepEqual(m.kind === 'match' && m.match.params, { id: '%41?x' });
 });
+
+test('a path that reaches a catch-all only through case or a trailing slash is ambiguous, not a match', () => {
+  const t = new RouteTable<string>();
+  t.add('catch-all', { path: '/api/*', methods: ['GET', 'DELETE'], host: undefined });
+  t.add('admin', { path: '/api/admin/users/{id}', methods: ['GET'], host: undefined });
+  t.add('orders', { path: '/api/orders/{id}', methods: ['GET'], host: undefined });
+  for (const p of ['/api/admin/users/bob/', '/api/Admin/users/bob', '/api/admin/Users/bob/']) {
+    const f = t.find('GET', 'h', p);
+    assert.equal(f.kind, 'ambiguous', p);
+  }
+  // A method the other route does not serve: the exact path goes to the catch-all as well, so the
+  // trailing slash opens nothing more.
+  assert.equal(t.find('DELETE', 'h', '/api/admin/users/bob').kind, 'match');
+  assert.equal(t.find('DELETE', 'h', '/api/admin/users/bob/').kind, 'match');
+  // Case inside a parameter of the same route, or a catch-all path no other route owns, is fine.
+  const same = t.find('GET', 'h', '/api/orders/ABC-1');
+  assert.ok(same.kind === 'match' && same.match.route === 'orders');
+  const free = t.find('GET', 'h', '/api/Reports/');
+  assert.ok(free.kind === 'match' && free.match.route === 'catch-all');
+  const exact = t.find('GET', 'h', '/api/admin/users/bob');
+  assert.ok(exact.kind === 'match' && exact.match.route === 'admin');
+});

@@ -9,7 +9,12 @@ export interface RouteMatch<T> {
   readonly params: Record<string, string>;
 }
 
-export type Lookup<T> = { kind: 'match'; match: RouteMatch<T> } | { kind: 'method'; allow: string[] } | { kind: 'none' };
+export type Lookup<T> =
+  | { kind: 'match'; match: RouteMatch<T> }
+  | { kind: 'method'; allow: string[] }
+  | { kind: 'none' }
+  /** The path differs from another route's only by case or a trailing slash (see find). */
+  | { kind: 'ambiguous'; matched: T; other: T | undefined };
 
 const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
@@ -39,7 +44,26 @@ export class RouteTable<T> {
     }
   }
 
+  /**
+   * Matching is exact and case-sensitive. But many upstream frameworks are not (Express without
+   * strict routing, Spring, ASP.NET): `/api/Admin/users/1` or `/api/admin/users/1/` must not reach,
+   * through a catch-all like `/api/*`, the handler another route guards. So a path with a trailing
+   * slash or an upper-case letter that matches one route while its lower-case form without the
+   * slash belongs to another route is ambiguous, and refused.
+   */
   find(method: string, host: string, path: string): Lookup<T> {
+    const found = this.#find(method, host, path);
+    if (found.kind === 'match' && path.length > 1 && (path.endsWith('/') || /[A-Z]/.test(path))) {
+      const canonical = path.toLowerCase().replace(/\/+$/, '') || '/';
+      const other = this.#find(method, host, canonical);
+      if (other.kind === 'method' || (other.kind === 'match' && other.match.route !== found.match.route)) {
+        return { kind: 'ambiguous', matched: found.match.route, other: other.kind === 'match' ? other.match.route : undefined };
+      }
+    }
+    return found;
+  }
+
+  #find(method: string, host: string, path: string): Lookup<T> {
     const input = routerInput(path);
     const found = this.#router.find(method as HTTPMethod, input, { host });
     // An empty parameter ({id} matching '') is no match: /api/orders/ is not /api/orders/{id}.

@@ -99,7 +99,7 @@ export async function startTestGateway(yaml: string, options: { files?: Record<s
  * and anyone use routes that say `authn: { required: false }` — the policy those tests assumed
  * before default deny. Tests of authorization write their own policy.
  */
-export function withAuthenticatedPolicy(text: string): string {
+export function withAuthenticatedPolicy(text: string, extraRoles: readonly string[] = []): string {
   type Bindings = Array<{ roles: string[] }> | undefined;
   const doc = parseYaml(text) as {
     routes?: Array<{ id: string; authn?: { required?: boolean } }> | null;
@@ -114,7 +114,7 @@ export function withAuthenticatedPolicy(text: string): string {
   const closed = routes.filter((r) => r.authn?.required !== false).map((r) => r.id);
   // Roles the bindings name must exist (unknown roles are refused at load): declared, granting nothing.
   const a = doc.authentication;
-  const roles = new Set<string>();
+  const roles = new Set<string>(extraRoles);
   const add = (bs: Bindings) => bs?.forEach((b) => b.roles.forEach((r) => roles.add(r)));
   add(a?.builtin?.bindings);
   add(a?.apiKeys?.bindings);

@@ -17,6 +17,7 @@ import { credentialsRequired, insufficientScope, stepUpRequired } from '../authn
 import { authzStageSchema, type AuthzStageConfig } from './config.ts';
 import { policyOf, type CompiledOwnership, type CompiledRule, type Policy } from './policy.ts';
 import { decide, ownerValue, type Failure } from './evaluate.ts';
+import { hasMethodOverride } from '../hygiene/index.ts';
 import { checkResponseOwner } from './response.ts';
 import { lookupOwner, type LookupDeps } from './lookup.ts';
 import { upstreamRuntime } from '../proxy/upstream.ts';
@@ -48,10 +49,18 @@ export const authzStage: StageModule<AuthzStageConfig> = {
       name: 'authz',
       mode: config.mode,
       async onRequest(ctx) {
-        // `_method` in a form body is a method override (OWASP API5), like the headers hygiene drops.
-        if (ctx.method !== 'GET' && ctx.method !== 'HEAD' && FORM.test(String(ctx.headers['content-type'] ?? ''))) {
-          const form = new URLSearchParams((await ctx.body()).toString('latin1'));
-          if (form.has('_method')) return deny(new GatewayError('RAMPART_HYGIENE_METHOD_OVERRIDE', { detail: 'A `_method` field does not change the request method.', reason: '_method in a form body' }));
+        // `_method` in a body is a method override (OWASP API5), like the headers hygiene drops:
+        // form fields (any spelling a framework decodes to it), multipart parts (Rails, Laravel),
+        // a top-level JSON member (Laravel).
+        if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
+          let override: string | undefined;
+          try {
+            override = await bodyOverride(ctx);
+          } catch (err) {
+            if (err instanceof GatewayError) return deny(err); // 413 past the byte limit, a client gone
+            throw err;
+          }
+          if (override) return deny(new GatewayError('RAMPART_HYGIENE_METHOD_OVERRIDE', { detail: 'A `_method` field does not change the request method.', reason: `_method in a ${override} body` }));
         }
         // Ownership by a body value reads the core's one JSON parse; a body that is not JSON has no
         // owner value, and the rule fails closed.
@@ -70,11 +79,25 @@ export const authzStage: StageModule<AuthzStageConfig> = {
           event(ctx, denied, outcome, verdict.failure, error.status);
           return deny(error);
         }
-        if (verdict.shadowed) {
-          event(ctx, 'authz.would_deny', 'unknown', verdict.shadowed, toError(policy, verdict.shadowed, ctx).status);
-          return next({ annotations: { 'authz.rule': verdict.rule?.id, 'authz.decision': 'would-deny' } });
-        }
+        if (verdict.shadowed) event(ctx, 'authz.would_deny', 'unknown', verdict.shadowed, toError(policy, verdict.shadowed, ctx).status);
+        const decision = verdict.shadowed ? 'would-deny' : 'allow';
         const rule = verdict.rule;
+        if (!rule) return next({ annotations: { 'authz.decision': decision } });
+        // Obligations of a rule on trial (shadow) are checked and logged, never enforced.
+        const trial = policy.mode === 'shadow' || rule.mode === 'shadow';
+        const refuse = (failure: Failure, error: GatewayError) => {
+          if (trial) {
+            event(ctx, 'authz.would_deny', 'unknown', failure, error.status);
+            return next({ annotations: { 'authz.rule': rule.id, 'authz.decision': 'would-deny' } });
+          }
+          event(ctx, denied, outcome, failure, error.status);
+          return deny(error);
+        };
+        // An upgraded connection's answer is a stream: an owner check of it cannot be made.
+        if (rule.ownership?.response && ctx.headers.upgrade !== undefined) {
+          const reason = 'the answer of an upgrade cannot be checked for its owner';
+          return refuse({ rule, check: 'ownership', reason, status: rule.ownership.onMismatch }, ownershipError(rule.ownership, rule, reason));
+        }
         if (rule.ownership?.lookup && lookups) {
           const owner = ownerValue(rule.ownership, ctx.principal, builtinIssuer);
           const found = owner === undefined
@@ -87,15 +110,10 @@ export const authzStage: StageModule<AuthzStageConfig> = {
               : found.kind === 'missing'
                 ? new GatewayError('RAMPART_AUTHZ_NOT_FOUND', { reason: `rule ${rule.id}: ${found.reason}`, ruleId: rule.id })
                 : ownershipError(rule.ownership, rule, found.reason);
-            if (policy.mode === 'shadow' || rule.mode === 'shadow') {
-              event(ctx, 'authz.would_deny', 'unknown', failure, error.status);
-              return next({ annotations: { 'authz.rule': rule.id, 'authz.decision': 'would-deny' } });
-            }
-            event(ctx, denied, outcome, failure, error.status);
-            return deny(error);
+            return refuse(failure, error);
           }
         }
-        return next({ annotations: { 'authz.rule': rule.id, 'authz.decision': 'allow', ...(rule.ownership?.response ? { 'authz.obligation': rule } : {}) } });
+        return next({ annotations: { 'authz.rule': rule.id, 'authz.decision': decision, ...(rule.ownership?.response ? { 'authz.obligation': rule } : {}) } });
       },
       async onResponse(ctx, response) {
         const rule = ctx.annotations.get('authz.obligation') as CompiledRule | undefined;
@@ -109,7 +127,11 @@ export const authzStage: StageModule<AuthzStageConfig> = {
         const failure: Failure = { rule, check: 'ownership', reason: `response: ${checked.reason}`, status: o.onMismatch };
         const error = checked.kind === 'unverified'
           ? new GatewayError('RAMPART_AUTHZ_RESPONSE_UNVERIFIED', { reason: `rule ${rule.id}: response ${checked.reason}`, ruleId: rule.id })
-          : ownershipError(o, rule, failure.reason);
+          : o.onMismatch === 404
+            // Exactly what a missing object looks like through the gateway (a masked upstream 404),
+            // so that the answer does not tell a foreign object from a missing one.
+            ? new GatewayError('RAMPART_UPSTREAM_REJECTED', { status: 404, reason: `rule ${rule.id}: ${failure.reason}`, ruleId: rule.id })
+            : ownershipError(o, rule, failure.reason);
         if (policy.mode === 'shadow' || rule.mode === 'shadow') {
           event(ctx, 'authz.would_deny', 'unknown', failure, error.status);
           return next();
@@ -126,6 +148,28 @@ export const authzStage: StageModule<AuthzStageConfig> = {
     };
   },
 };
+
+const MULTIPART = /^multipart\/form-data\s*(?:;|$)/i;
+const PART_NAME = /content-disposition:[^\r\n]*\bname\s*=\s*"?\s*_method\s*(?:\[[^\]"]*\])*"?/i;
+
+/** The kind of body that carries a `_method` override, if any (bodies are read once, by the core). */
+async function bodyOverride(ctx: RequestContext): Promise<string | undefined> {
+  const type = String(ctx.headers['content-type'] ?? '');
+  if (FORM.test(type)) {
+    return hasMethodOverride(new URLSearchParams((await ctx.body()).toString('latin1')).keys()) ? 'form' : undefined;
+  }
+  if (MULTIPART.test(type)) return PART_NAME.test((await ctx.body()).toString('latin1')) ? 'multipart' : undefined;
+  if (JSON_TYPE.test(type)) {
+    let value: unknown;
+    try {
+      value = await ctx.json();
+    } catch {
+      return undefined; // not JSON: validation (or the upstream) refuses it; nothing to override with
+    }
+    return value !== null && typeof value === 'object' && !Array.isArray(value) && hasMethodOverride(Object.keys(value)) ? 'JSON' : undefined;
+  }
+  return undefined;
+}
 
 function ownershipError(o: CompiledOwnership, rule: CompiledRule, reason: string): GatewayError {
   return new GatewayError(o.onMismatch === 404 ? 'RAMPART_AUTHZ_NOT_FOUND' : 'RAMPART_AUTHZ_NOT_OWNER', { reason: `rule ${rule.id}: ${reason}`, ruleId: rule.id });
@@ -145,7 +189,8 @@ export function toError(policy: Policy, f: Failure, ctx: Pick<RequestContext, 'p
       // A key or a client cannot present a second factor: stepping up is for users.
       if (ctx.principal.kind === 'user' && f.stepUp) {
         return withRule(stepUpRequired(policy.realm, {
-          ...(f.stepUp.factor && policy.mfaAcr ? { acrValues: [policy.mfaAcr] } : {}),
+          // The built-in server's ACR means something only to it; other issuers get max_age alone.
+          ...(f.stepUp.factor && policy.mfaAcr && ctx.principal.issuer === policy.builtinIssuer ? { acrValues: [policy.mfaAcr] } : {}),
           ...(f.stepUp.maxAge !== undefined ? { maxAge: f.stepUp.maxAge } : {}),
         }));
       }
@@ -163,7 +208,8 @@ function event(ctx: RequestContext, action: string, outcome: 'failure' | 'unknow
     'event.kind': 'event', 'event.category': ['iam'], 'event.action': action, 'event.outcome': outcome,
     'event.reason': f.reason,
     ...(f.rule ? { 'rule.id': f.rule.id } : {}),
-    ...(p.kind === 'user' ? { 'user.id': p.subject } : {}),
+    // S3: a subject is only unique within its issuer (ECS user.domain).
+    ...(p.kind === 'user' ? { 'user.id': p.subject, 'user.domain': p.issuer } : {}),
     ...(p.clientId ?? (p.kind === 'client' ? p.subject : undefined) ? { 'client.id': p.clientId ?? p.subject } : {}),
     'source.ip': ctx.clientIp, 'http.request.method': ctx.method, 'url.path': ctx.path, 'trace.id': ctx.traceId,
     'http.response.status_code': status,

@@ -45,6 +45,16 @@ const SUPPORTED_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELET
 const METHOD_OVERRIDES = new Set(['x-http-method-override', 'x-http-method', 'x-method-override']);
 const HOST = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*|\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-f:.]+\])(?::\d{1,5})?$/;
 
+/** A form or query key that Rails, Laravel, Symfony or Express's method-override read as `_method`. */
+export function isMethodOverrideKey(key: string): boolean {
+  return key.trim().replace(/\[.*$/s, '').toLowerCase() === '_method';
+}
+
+export function hasMethodOverride(keys: Iterable<string>): boolean {
+  for (const k of keys) if (isMethodOverrideKey(k)) return true;
+  return false;
+}
+
 export function inspect(raw: RawRequest, config: HygieneConfig): Inspected | GatewayError {
   // RFC 9110 §15.6.2: a method the gateway does not implement is 501 — TRACE and CONNECT never,
   // and nothing outside the standard set (case-sensitive, §9.1: `get` is not GET).
@@ -74,8 +84,9 @@ export function inspect(raw: RawRequest, config: HygieneConfig): Inspected | Gat
   const query = q === -1 ? '' : raw.url.slice(q + 1);
   if (raw.url.includes('#')) return new GatewayError('RAMPART_HYGIENE_PATH_INVALID', { detail: 'A fragment is not part of a request target.' });
   if (/[\x00-\x20\x7f-\uffff]/.test(query)) return new GatewayError('RAMPART_HYGIENE_BAD_REQUEST', { detail: 'The query string contains raw control or non-ASCII characters.' });
-  // `?_method=DELETE` turns a checked GET into a DELETE at frameworks that honour it (OWASP API5).
-  if (/method/i.test(query) && new URLSearchParams(query).has('_method')) {
+  // `?_method=DELETE` turns a checked GET into a DELETE at frameworks that honour it (OWASP API5),
+  // under any spelling a framework decodes to it (`_m%65thod`, `_method[]`).
+  if ((query.includes('%') || /method/i.test(query)) && hasMethodOverride(new URLSearchParams(query).keys())) {
     return new GatewayError('RAMPART_HYGIENE_METHOD_OVERRIDE', { detail: 'A `_method` parameter does not change the request method.', reason: '_method in the query' });
   }
   const norm = normalisePath(rawPath);
