@@ -271,6 +271,26 @@ test('acr_values name the built-in server\'s ACR only to its own users', () => {
   assert.doesNotMatch(challenge, /acr_values/);
 });
 
+test('localTime: the answer kept for a UTC minute is that minute\'s, per zone, across a change of offset', () => {
+  // Paris springs forward at 01:00 UTC on 2026-03-29 (02:00 CET becomes 03:00 CEST).
+  assert.deepEqual(localTime('Europe/Paris', Date.parse('2026-03-29T00:59:30Z')), { day: 'sun', minutes: 119 });
+  assert.deepEqual(localTime('Europe/Paris', Date.parse('2026-03-29T00:59:59.999Z')), { day: 'sun', minutes: 119 });
+  assert.deepEqual(localTime('Europe/Paris', Date.parse('2026-03-29T01:00:00Z')), { day: 'sun', minutes: 180 });
+  assert.deepEqual(localTime('Europe/Paris', Date.parse('2026-03-29T00:59:45Z')), { day: 'sun', minutes: 119 }, 'a clock that steps back');
+  // The same instant in another zone is not the minute kept for Paris.
+  const t = Date.parse('2026-11-30T23:10:00Z');
+  assert.deepEqual(localTime('Europe/Paris', t), { day: 'tue', minutes: 10 });
+  assert.deepEqual(localTime('Asia/Kolkata', t), { day: 'tue', minutes: 4 * 60 + 40 });
+  assert.deepEqual(localTime('America/New_York', t), { day: 'mon', minutes: 18 * 60 + 10 });
+});
+
+test('localTime: an offset that is not a whole number of minutes is asked for every call', () => {
+  // Monrovia kept its local mean time (UTC−00:44:30) until 1972: UTC 12:00:10 is 11:15:40 there, 12:00:40 is 11:16:10.
+  assert.deepEqual(localTime('Africa/Monrovia', Date.parse('1970-06-01T12:00:40Z')), { day: 'mon', minutes: 11 * 60 + 16 });
+  assert.deepEqual(localTime('Africa/Monrovia', Date.parse('1970-06-01T12:00:10Z')), { day: 'mon', minutes: 11 * 60 + 15 });
+  assert.deepEqual(localTime('Africa/Monrovia', Date.parse('1970-06-01T12:00:50Z')), { day: 'mon', minutes: 11 * 60 + 16 });
+});
+
 test('roles are read from the principal on every decision: an unknown role grants nothing', () => {
   assert.ok(!verdict('orders', facts(user('eve', ['superuser']), 'POST')).allowed);
   assert.ok(!verdict('orders', facts(user('eve', []), 'POST')).allowed);

@@ -121,76 +121,83 @@ function alternatives(policy: Policy, rules: readonly CompiledRule[], facts: Fac
   return { failure: best ?? { rule: undefined, check: 'no-rule', reason: `no rule allows ${facts.method} on this route` } };
 }
 
+/**
+ * One rule against the facts. Without a trace (the gateway), nothing is built unless the rule
+ * fails: the details of passed checks are only for `rampart policy explain`.
+ */
 function evaluateRule(policy: Policy, rule: CompiledRule, f: Facts, checks: CheckResult[] | undefined): Failure | undefined {
   const p = f.principal;
-  const fail = (check: CheckName, reason: string, extra: Partial<Failure> = {}): Failure => {
-    checks?.push({ check, ok: false, detail: reason });
-    return { rule, check, reason, ...extra };
-  };
-  // Details of passed checks are for explain only: built when someone reads them.
-  const pass = (check: CheckName, detail: () => string) => checks?.push({ check, ok: true, detail: detail() });
 
   if (rule.access === 'public') {
-    pass('authenticated', () => 'public: anyone');
+    if (checks) pass(checks, 'authenticated', 'public: anyone');
     return undefined;
   }
-  if (p.kind === 'anonymous') return fail('authenticated', 'no credentials');
-  pass('authenticated', () => `${p.kind}:${p.subject}`);
+  if (p.kind === 'anonymous') return fail(rule, checks, 'authenticated', 'no credentials');
+  if (checks) pass(checks, 'authenticated', `${p.kind}:${p.subject}`);
 
   if (rule.access === 'permissions') {
-    for (const perm of rule.permissions) {
-      if (!granted(policy, p.roles, perm)) {
-        return fail('permissions', `roles [${p.roles.join(', ')}] do not grant ${rule.permissions.filter((x) => !granted(policy, p.roles, x)).join(', ')}`);
-      }
+    if (!allGranted(policy, p.roles, rule.permissions)) {
+      const missing = rule.permissions.filter((perm) => !granted(policy, p.roles, perm));
+      return fail(rule, checks, 'permissions', `roles [${p.roles.join(', ')}] do not grant ${missing.join(', ')}`);
     }
-    pass('permissions', () => `granted ${rule.permissions.join(', ')} by [${p.roles.join(', ')}]`);
+    if (checks) pass(checks, 'permissions', `granted ${rule.permissions.join(', ')} by [${p.roles.join(', ')}]`);
     if (narrows(policy, p)) {
-      for (const perm of rule.permissions) {
-        if (!carried(policy, p.scopes, perm)) {
-          const lacking = rule.permissions.filter((x) => !carried(policy, p.scopes, x));
-          const needed = lacking.map((x) => (policy.scopes.get(x) ?? [x])[0] as string);
-          return fail('scope', `the token's scopes do not carry ${lacking.join(', ')}`, { missingScopes: needed });
-        }
+      if (!allCarried(policy, p.scopes, rule.permissions)) {
+        const lacking = rule.permissions.filter((perm) => !carried(policy, p.scopes, perm));
+        const needed = lacking.map((perm) => (policy.scopes.get(perm) ?? [perm])[0] as string);
+        return fail(rule, checks, 'scope', `the token's scopes do not carry ${lacking.join(', ')}`, { missingScopes: needed });
       }
-      pass('scope', () => `token scopes carry ${rule.permissions.join(', ')}`);
+      if (checks) pass(checks, 'scope', `token scopes carry ${rule.permissions.join(', ')}`);
     }
   }
   if (rule.networks) {
-    if (!rule.networks.set.has(f.clientIp)) return fail('network', `${f.clientIp} is outside ${rule.networks.text.join(', ')}`);
-    pass('network', () => `${f.clientIp} in ${rule.networks?.text.join(', ')}`);
+    if (!rule.networks.set.has(f.clientIp)) return fail(rule, checks, 'network', `${f.clientIp} is outside ${rule.networks.text.join(', ')}`);
+    if (checks) pass(checks, 'network', `${f.clientIp} in ${rule.networks.text.join(', ')}`);
   }
   if (rule.schedule) {
-    const inside = rule.schedule.find((w) => withinWindow(w, f.now));
-    if (!inside) return fail('schedule', `outside ${rule.schedule.map((w) => w.text).join('; ')}`);
-    pass('schedule', () => `within ${inside.text}`);
+    let inside: CompiledWindow | undefined;
+    for (const w of rule.schedule) {
+      if (withinWindow(w, f.now)) {
+        inside = w;
+        break;
+      }
+    }
+    if (!inside) return fail(rule, checks, 'schedule', `outside ${rule.schedule.map((w) => w.text).join('; ')}`);
+    if (checks) pass(checks, 'schedule', `within ${inside.text}`);
   }
   if (rule.mfa) {
     const mfa = rule.mfa;
-    const factor = p.amr.some((a) => mfa.amr.has(a));
+    let factor = false;
+    for (const a of p.amr) {
+      if (mfa.amr.has(a)) {
+        factor = true;
+        break;
+      }
+    }
     const age = p.authTime === undefined ? undefined : Math.floor(f.now / 1000) - p.authTime;
     const stale = mfa.maxAge !== undefined && (age === undefined || age > mfa.maxAge);
     if (!factor || stale) {
       const why = !factor ? `amr [${p.amr.join(', ')}] has none of ${[...mfa.amr].join(', ')}` : age === undefined ? 'no auth_time' : `authenticated ${age} s ago, more than ${mfa.maxAge} s`;
-      return fail('mfa', why, { stepUp: { factor: !factor, maxAge: mfa.maxAge } });
+      return fail(rule, checks, 'mfa', why, { stepUp: { factor: !factor, maxAge: mfa.maxAge } });
     }
-    pass('mfa', () => `amr [${p.amr.join(', ')}]${age !== undefined ? `, authenticated ${age} s ago` : ''}`);
+    if (checks) pass(checks, 'mfa', `amr [${p.amr.join(', ')}]${age !== undefined ? `, authenticated ${age} s ago` : ''}`);
   }
   if (rule.ownership && rule.ownership.request.length) {
     const o = rule.ownership;
     const mine = ownerValue(o, p, f.builtinIssuer);
-    if (mine === undefined) return fail('ownership', `the caller is not a ${o.kind} of issuer ${o.issuerId} with a ${o.attribute}`, { status: o.onMismatch });
+    if (mine === undefined) return fail(rule, checks, 'ownership', `the caller is not a ${o.kind} of issuer ${o.issuerId} with a ${o.attribute}`, { status: o.onMismatch });
     for (const v of o.request) {
       let value: unknown;
       if (v.in === 'path') value = f.params[v.name];
       else if (v.in === 'body') value = at(f.body, v.pointer ?? []);
       else {
         const q = queryValue(f.query, v.name);
-        if (!q.ok) return fail('ownership', q.reason, { status: o.onMismatch });
+        if (!q.ok) return fail(rule, checks, 'ownership', q.reason, { status: o.onMismatch });
         value = q.value;
       }
-      if (!sameOwner(value, mine)) return fail('ownership', `${v.in} ${v.name} is not the caller's ${o.attribute}`, { status: o.onMismatch });
+      if (!sameOwner(value, mine)) return fail(rule, checks, 'ownership', `${v.in} ${v.name} is not the caller's ${o.attribute}`, { status: o.onMismatch });
     }
-    pass('ownership', () => `${o.request.map((v) => `${v.in} ${v.name}`).join(', ')} = the caller's ${o.attribute}`);
+    if (checks) pass(checks, 'ownership', `${o.request.map((v) => `${v.in} ${v.name}`).join(', ')} = the caller's ${o.attribute}`);
   }
   return undefined;
 }
@@ -225,6 +232,25 @@ function aliasOf(key: string): string {
 /** The rule leaves work for later: a lookup before forwarding, or a check of the answer. */
 export function obliges(rule: CompiledRule): boolean {
   return rule.ownership !== undefined && (rule.ownership.response !== undefined || rule.ownership.lookup !== undefined);
+}
+
+function fail(rule: CompiledRule, checks: CheckResult[] | undefined, check: CheckName, reason: string, extra?: Partial<Failure>): Failure {
+  checks?.push({ check, ok: false, detail: reason });
+  return extra ? { rule, check, reason, ...extra } : { rule, check, reason };
+}
+
+function pass(checks: CheckResult[], check: CheckName, detail: string): void {
+  checks.push({ check, ok: true, detail });
+}
+
+function allGranted(policy: Policy, roles: readonly string[], permissions: readonly string[]): boolean {
+  for (const perm of permissions) if (!granted(policy, roles, perm)) return false;
+  return true;
+}
+
+function allCarried(policy: Policy, scopes: readonly string[], permissions: readonly string[]): boolean {
+  for (const perm of permissions) if (!carried(policy, scopes, perm)) return false;
+  return true;
 }
 
 export function granted(policy: Policy, roles: readonly string[], permission: string): boolean {
@@ -281,22 +307,65 @@ const formatters = new Map<string, Intl.DateTimeFormat>();
 const DAY_OF: Record<string, Day> = { Mon: 'mon', Tue: 'tue', Wed: 'wed', Thu: 'thu', Fri: 'fri', Sat: 'sat', Sun: 'sun' };
 const PREVIOUS: Record<Day, Day> = { mon: 'sun', tue: 'mon', wed: 'tue', thu: 'wed', fri: 'thu', sat: 'fri', sun: 'sat' };
 
-/** Weekday and minutes since midnight at `now` in a time zone. */
-export function localTime(timeZone: string, now: number): { day: Day; minutes: number } {
+export interface LocalTime {
+  readonly day: Day;
+  /** Minutes since local midnight. */
+  readonly minutes: number;
+}
+
+/** The last millisecond a Date can hold (ECMA-262 §21.4.1.1). */
+const MAX_TIME = 8.64e15;
+
+/** Per time zone, the local time of the last UTC minute asked for (schedules ask every request). */
+const lastMinute = new Map<string, { readonly utcMinute: number; readonly local: LocalTime }>();
+
+/**
+ * Weekday and minutes since midnight at `now` in a time zone. `Intl` is slow (~2 µs a call), so
+ * the answer is kept for the rest of the UTC minute when the whole minute is one local minute:
+ * its first millisecond is local second 0 and its last is second 59 of the same local minute. That
+ * holds unless the zone's offset is not a whole number of minutes (historical local mean times)
+ * or changes inside that minute; then each call asks `Intl`.
+ */
+export function localTime(timeZone: string, now: number): LocalTime {
+  const utcMinute = Math.floor(now / 60_000);
+  const last = lastMinute.get(timeZone);
+  if (last !== undefined && last.utcMinute === utcMinute) return last.local;
+  const f = formatterFor(timeZone);
+  const start = utcMinute * 60_000;
+  if (start >= -MAX_TIME && start + 59_999 <= MAX_TIME) {
+    const first = parts(f, start);
+    const end = parts(f, start + 59_999);
+    if (first.second === 0 && end.second === 59 && first.day === end.day && first.minutes === end.minutes) {
+      const local: LocalTime = Object.freeze({ day: first.day, minutes: first.minutes });
+      lastMinute.set(timeZone, { utcMinute, local });
+      return local;
+    }
+  }
+  const at = parts(f, now);
+  return { day: at.day, minutes: at.minutes };
+}
+
+function formatterFor(timeZone: string): Intl.DateTimeFormat {
   let f = formatters.get(timeZone);
   if (!f) {
-    f = new Intl.DateTimeFormat('en-US', { timeZone, weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+    f = new Intl.DateTimeFormat('en-US', { timeZone, weekday: 'short', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
     formatters.set(timeZone, f);
   }
+  return f;
+}
+
+function parts(f: Intl.DateTimeFormat, at: number): { day: Day; minutes: number; second: number } {
   let day: Day = 'mon';
   let h = 0;
   let m = 0;
-  for (const part of f.formatToParts(now)) {
+  let second = 0;
+  for (const part of f.formatToParts(at)) {
     if (part.type === 'weekday') day = DAY_OF[part.value] ?? 'mon';
     else if (part.type === 'hour') h = Number(part.value);
     else if (part.type === 'minute') m = Number(part.value);
+    else if (part.type === 'second') second = Number(part.value);
   }
-  return { day, minutes: h * 60 + m };
+  return { day, minutes: h * 60 + m, second };
 }
 
 export function withinWindow(w: CompiledWindow, now: number): boolean {
