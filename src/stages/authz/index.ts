@@ -127,11 +127,7 @@ export const authzStage: StageModule<AuthzStageConfig> = {
         const failure: Failure = { rule, check: 'ownership', reason: `response: ${checked.reason}`, status: o.onMismatch };
         const error = checked.kind === 'unverified'
           ? new GatewayError('RAMPART_AUTHZ_RESPONSE_UNVERIFIED', { reason: `rule ${rule.id}: response ${checked.reason}`, ruleId: rule.id })
-          : o.onMismatch === 404
-            // Exactly what a missing object looks like through the gateway (a masked upstream 404),
-            // so that the answer does not tell a foreign object from a missing one.
-            ? new GatewayError('RAMPART_UPSTREAM_REJECTED', { status: 404, reason: `rule ${rule.id}: ${failure.reason}`, ruleId: rule.id })
-            : ownershipError(o, rule, failure.reason);
+          : responseMismatch(o, rule, failure.reason);
         if (policy.mode === 'shadow' || rule.mode === 'shadow') {
           event(ctx, 'authz.would_deny', 'unknown', failure, error.status);
           return next();
@@ -169,6 +165,16 @@ async function bodyOverride(ctx: RequestContext): Promise<string | undefined> {
     return value !== null && typeof value === 'object' && !Array.isArray(value) && hasMethodOverride(Object.keys(value)) ? 'JSON' : undefined;
   }
   return undefined;
+}
+
+/**
+ * A foreign answer. With 404: exactly what a missing object looks like through the gateway (a
+ * masked upstream 404), so that the answer does not tell a foreign object from a missing one.
+ */
+export function responseMismatch(o: CompiledOwnership, rule: CompiledRule, reason: string): GatewayError {
+  return o.onMismatch === 404
+    ? new GatewayError('RAMPART_UPSTREAM_REJECTED', { status: 404, reason: `rule ${rule.id}: ${reason}`, ruleId: rule.id })
+    : ownershipError(o, rule, reason);
 }
 
 function ownershipError(o: CompiledOwnership, rule: CompiledRule, reason: string): GatewayError {
