@@ -75,7 +75,8 @@ export function inspect(raw: RawRequest, config: HygieneConfig): Inspected | Gat
   if (raw.url.includes('#')) return new GatewayError('RAMPART_HYGIENE_PATH_INVALID', { detail: 'A fragment is not part of a request target.' });
   if (/[\x00-\x20\x7f-\uffff]/.test(query)) return new GatewayError('RAMPART_HYGIENE_BAD_REQUEST', { detail: 'The query string contains raw control or non-ASCII characters.' });
   // `?_method=DELETE` turns a checked GET into a DELETE at frameworks that honour it (OWASP API5).
-  if (/method/i.test(query) && new URLSearchParams(query).has('_method')) {
+  // The name may arrive percent-encoded (`_%6Dethod`): the upstream decodes it, so is it here.
+  if (/method|%/i.test(query) && new URLSearchParams(query).has('_method')) {
     return new GatewayError('RAMPART_HYGIENE_METHOD_OVERRIDE', { detail: 'A `_method` parameter does not change the request method.', reason: '_method in the query' });
   }
   const norm = normalisePath(rawPath);
