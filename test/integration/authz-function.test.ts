@@ -38,6 +38,7 @@ routes:
   - { id: catalog, path: /api/catalog, methods: [GET, POST], upstream: shop, stripPrefix: /api }
   - { id: beta, path: /api/beta, methods: [GET], upstream: shop, stripPrefix: /api }
   - { id: legacy, path: /api/legacy, methods: [GET], upstream: shop, stripPrefix: /api, authz: { mode: shadow } }
+  - { id: legacy-order, path: "/api/legacy/orders/{id}", methods: [GET], upstream: shop, stripPrefix: /api/legacy, authz: { mode: shadow } }
 authorization:
   permissions:
     orders:read: {}
@@ -66,6 +67,7 @@ authorization:
     - { id: catalog-edit, route: catalog, methods: [POST], permissions: [admin:write] }
     - { id: beta-trial, route: beta, permissions: [beta:use], mode: shadow }
     - { id: legacy-admin, route: legacy, permissions: [admin:read] }
+    - { id: legacy-order-own, route: legacy-order, permissions: [orders:read], ownership: { response: { field: ownerId } } }
 `;
 
 before(async () => {
@@ -237,6 +239,25 @@ test('shadow rule: the request passes, an authz.would_deny event and the access 
   const ok = await t.fetch('/api/beta', root());
   assert.equal(ok.status, 200);
   assert.deepEqual(await events.of(ok, t), []);
+});
+
+test('shadow route (authz: { mode: shadow }): the request passes, would_deny names the rule, no denial is reported', async () => {
+  const res = await t.fetch('/api/legacy', alice());
+  assert.equal(res.status, 200, res.text);
+  const ev = await events.of(res, t);
+  assert.deepEqual(ev.map((e) => e['event.action']), ['authz.would_deny'], 'a request that passed is not reported as denied');
+  assert.equal(ev[0]?.['rule.id'], 'legacy-admin');
+  const line = await accessLine(t, res);
+  assert.equal(line.ruleId, 'legacy-admin');
+  assert.deepEqual(line.authz, { decision: 'would-deny' });
+  assert.notEqual(line.decision, 'deny');
+  // The response phase of a shadow route: bob's order passes, reported as "would deny".
+  const order = await t.fetch('/api/legacy/orders/o-b1', alice());
+  assert.equal(order.status, 200, order.text);
+  assert.equal(order.json().ownerId, 'bob');
+  const oev = await events.of(order, t);
+  assert.deepEqual(oev.map((e) => e['event.action']), ['authz.would_deny']);
+  assert.equal(oev[0]?.['rule.id'], 'legacy-order-own');
 });
 
 test('public rule: anonymous callers are served without credentials; bad credentials are still refused', async () => {

@@ -58,6 +58,12 @@ export const authzStage: StageModule<AuthzStageConfig> = {
         const verdict = decide(policy, route, { principal: ctx.principal, method: ctx.method, clientIp: ctx.clientIp, params: ctx.params, query: ctx.query, now: clock(), body });
         if (!verdict.allowed) {
           const error = toError(policy, verdict.failure, ctx);
+          // The route's `authz.mode: shadow` lets the request through like a shadow rule does: a
+          // request that passes is reported as "would deny", never as denied.
+          if (config.mode === 'shadow') {
+            event(ctx, 'authz.would_deny', 'unknown', verdict.failure, error.status);
+            return next({ annotations: { 'authz.rule': verdict.failure.rule?.id, 'authz.decision': 'would-deny' } });
+          }
           event(ctx, 'authz.denied', 'failure', verdict.failure, error.status);
           return deny(error);
         }
@@ -80,7 +86,7 @@ export const authzStage: StageModule<AuthzStageConfig> = {
         const error = checked.kind === 'unverified'
           ? new GatewayError('RAMPART_AUTHZ_RESPONSE_UNVERIFIED', { reason: `rule ${rule.id}: response ${checked.reason}`, ruleId: rule.id })
           : ownershipError(o, rule, failure.reason);
-        if (policy.mode === 'shadow' || rule.mode === 'shadow') {
+        if (policy.mode === 'shadow' || rule.mode === 'shadow' || config.mode === 'shadow') {
           event(ctx, 'authz.would_deny', 'unknown', failure, error.status);
           return next();
         }
