@@ -130,6 +130,11 @@ export async function startVulnerableShop(): Promise<VulnerableShop> {
       const list = ORDERS.filter((o) => owners === undefined || owners.includes(String(o.ownerId)));
       return send(res, 200, segments[0] === 'v2' ? { data: list, total: list.length } : list, format);
     }
+    // An order of a user whose numeric id exceeds 2^53, as a service with exact integers writes it.
+    if (segments[0] === 'orders' && segments[1] === 'o-big' && method === 'GET') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return void res.end('{"id":"o-big","ownerId":9007199254740993,"item":"ledger"}');
+    }
     // /orders/{id}: any order, whoever owns it.
     if (segments[0] === 'orders' && segments.length === 2) {
       const order = ORDERS.find((o) => o.id === segments[1]);

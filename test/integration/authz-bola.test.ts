@@ -108,7 +108,7 @@ before(async () => {
   id = issuers(SCOPE);
   events = securityEvents();
   t = await startTestGateway(config(), { files: { 'idp-ca.pem': idp.caPem }, authn: { builtin: id.builtin, apiKeys: id.keys } });
-  await addUsers(t.gw.store, { alice: ['customer'], bob: ['customer'], '1001': ['customer'] });
+  await addUsers(t.gw.store, { alice: ['customer'], bob: ['customer'], '1001': ['customer'], '9007199254740992': ['customer'] });
   // S3: a client whose id is a user's id, with the same role as the user.
   await addClients(t.gw.store, { alice: ['customer', 'vip'] });
 });
@@ -225,6 +225,21 @@ test('BOLA by body: the owner of a new order must be the caller (string or numbe
   for (const body of ['{"owner":1002}', '{"owner":"01001"}', '{"owner":1001.5}', '{"owner":"1001.0"}']) {
     expectProblem(await post(body, id.user('1001')), 404, 'RAMPART_AUTHZ_NOT_FOUND');
   }
+});
+
+test('BOLA by number: an owner id beyond 2^53 is never matched by its rounded value', async () => {
+  // 9007199254740993 parses to the same double as 9007199254740992: a service with exact integers
+  // (Python, Go, Java long) would act for another owner than the one the gateway compared.
+  const big = id.user('9007199254740992');
+  const post = (body: string) => t.fetch('/api/orders', { method: 'POST', headers: { authorization: `Bearer ${big}`, 'content-type': 'application/json' }, body });
+  const writes = shop.writes().length;
+  for (const body of ['{"owner":9007199254740993}', '{"owner":9007199254740992}', '{"owner":9.007199254740993e15}']) {
+    expectProblem(await post(body), 404, 'RAMPART_AUTHZ_NOT_FOUND');
+  }
+  assert.equal(shop.writes().length, writes);
+  assert.equal((await post('{"owner":"9007199254740992"}')).status, 201, 'the exact text matches');
+  // The same in the upstream's answer.
+  expectProblem(await t.fetch('/api/orders/o-big', bearer(big)), 404, 'RAMPART_AUTHZ_NOT_FOUND');
 });
 
 test('undecidable: body ownership with a body that is not JSON is denied, never allowed', async () => {

@@ -178,10 +178,14 @@ export function ownerValue(o: CompiledOwnership, p: Principal): string | undefin
   return typeof claim === 'string' && claim !== '' ? claim : undefined;
 }
 
-/** Strings compare exactly; a finite number equals its decimal text; anything else never matches. */
+/**
+ * Strings compare exactly; a safe integer equals its decimal text; anything else never matches.
+ * Beyond 2^53 one double stands for several ids (9007199254740993 parses as …992), and a service
+ * with exact integers would act for an owner other than the one compared here.
+ */
 export function sameOwner(value: unknown, mine: string): boolean {
   if (typeof value === 'string') return value === mine;
-  if (typeof value === 'number' && Number.isFinite(value)) return String(value) === mine;
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value) === mine;
   return false;
 }
 
