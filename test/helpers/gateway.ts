@@ -46,13 +46,27 @@ export function captureLogger(): { logger: Logger; lines: Array<Record<string, u
   return { logger, lines, raw: () => raw };
 }
 
-export async function startTestGateway(yaml: string, options: { files?: Record<string, string>; watch?: boolean; authn?: AuthnServices } = {}): Promise<TestGateway> {
+export interface StartOptions {
+  readonly files?: Record<string, string>;
+  readonly watch?: boolean;
+  readonly authn?: AuthnServices;
+  /** The clock policy conditions read (authz schedules, MFA freshness): Gateway.start({ clock }). */
+  readonly clock?: () => number;
+}
+
+export async function startTestGateway(yaml: string, options: StartOptions = {}): Promise<TestGateway> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'rampart-test-'));
   const configFile = path.join(dir, 'rampart.yaml');
   for (const [name, content] of Object.entries(options.files ?? {})) await writeFile(path.join(dir, name), content);
   await writeFile(configFile, yaml);
   const { logger, lines, raw } = captureLogger();
-  const gw = await Gateway.start({ configFile, logger, watch: options.watch ?? false, dataDir: path.join(dir, '.rampart'), ...(options.authn ? { authn: options.authn } : {}) });
+  let gw: Gateway;
+  try {
+    gw = await Gateway.start({ configFile, logger, watch: options.watch ?? false, dataDir: path.join(dir, '.rampart'), ...(options.authn ? { authn: options.authn } : {}), ...(options.clock ? { clock: options.clock } : {}) });
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
   const agents: Agent[] = [];
   const t: TestGateway = {
     gw,

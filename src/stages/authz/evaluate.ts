@@ -175,7 +175,8 @@ function evaluateRule(policy: Policy, rule: CompiledRule, f: Facts, checks: Chec
       }
     }
     const age = p.authTime === undefined ? undefined : Math.floor(f.now / 1000) - p.authTime;
-    const stale = mfa.maxAge !== undefined && (age === undefined || age > mfa.maxAge);
+    // An auth_time in the future (beyond a minute of clock skew) proves nothing: stale.
+    const stale = mfa.maxAge !== undefined && (age === undefined || age > mfa.maxAge || age < -60);
     if (!factor || stale) {
       const why = !factor ? `amr [${p.amr.join(', ')}] has none of ${[...mfa.amr].join(', ')}` : age === undefined ? 'no auth_time' : `authenticated ${age} s ago, more than ${mfa.maxAge} s`;
       return fail(rule, checks, 'mfa', why, { stepUp: { factor: !factor, maxAge: mfa.maxAge } });

@@ -40,9 +40,8 @@ export const authzStage: StageModule<AuthzStageConfig> = {
     const lookups: LookupDeps | undefined = route?.lookups && env.upstream
       ? { upstream: upstreamRuntime(env.upstream, env.keeper, env.logger), identity: env.identity, generation: env.generation }
       : undefined;
-    // Route-level shadow: the runner lets denials through; the events say "would deny" too.
-    const denied = config.mode === 'shadow' ? 'authz.would_deny' : 'authz.denied';
-    const outcome = config.mode === 'shadow' ? 'unknown' : 'failure';
+    // The route's `authz.mode: shadow` lets every denial through, reported as "would deny" with its rule.
+    const routeShadow = config.mode === 'shadow';
     if (config.mode === 'shadow') env.logger.warn({ route: routeId }, 'authz.mode: shadow — denials on this route are only logged');
 
     return {
@@ -76,21 +75,25 @@ export const authzStage: StageModule<AuthzStageConfig> = {
         const verdict = decide(policy, route, { principal: ctx.principal, method: ctx.method, clientIp: ctx.clientIp, params: ctx.params, query: ctx.query, now: clock(), body, ...(builtinIssuer ? { builtinIssuer } : {}) });
         if (!verdict.allowed) {
           const error = toError(policy, verdict.failure, ctx);
-          event(ctx, denied, outcome, verdict.failure, error.status);
+          if (routeShadow) {
+            event(ctx, 'authz.would_deny', 'unknown', verdict.failure, error);
+            return next({ annotations: { 'authz.rule': verdict.failure.rule?.id, 'authz.decision': 'would-deny' } });
+          }
+          event(ctx, 'authz.denied', 'failure', verdict.failure, error);
           return deny(error);
         }
-        if (verdict.shadowed) event(ctx, 'authz.would_deny', 'unknown', verdict.shadowed, toError(policy, verdict.shadowed, ctx).status);
+        if (verdict.shadowed) event(ctx, 'authz.would_deny', 'unknown', verdict.shadowed, toError(policy, verdict.shadowed, ctx));
         const decision = verdict.shadowed ? 'would-deny' : 'allow';
         const rule = verdict.rule;
-        if (!rule) return next({ annotations: { 'authz.decision': decision } });
+        if (!rule) return next({ annotations: { 'authz.decision': decision, ...(verdict.shadowed?.rule ? { 'authz.rule': verdict.shadowed.rule.id } : {}) } });
         // Obligations of a rule on trial (shadow) are checked and logged, never enforced.
-        const trial = policy.mode === 'shadow' || rule.mode === 'shadow';
+        const trial = routeShadow || policy.mode === 'shadow' || rule.mode === 'shadow';
         const refuse = (failure: Failure, error: GatewayError) => {
           if (trial) {
-            event(ctx, 'authz.would_deny', 'unknown', failure, error.status);
+            event(ctx, 'authz.would_deny', 'unknown', failure, error);
             return next({ annotations: { 'authz.rule': rule.id, 'authz.decision': 'would-deny' } });
           }
-          event(ctx, denied, outcome, failure, error.status);
+          event(ctx, 'authz.denied', 'failure', failure, error);
           return deny(error);
         };
         // An upgraded connection's answer is a stream: an owner check of it cannot be made.
@@ -128,11 +131,11 @@ export const authzStage: StageModule<AuthzStageConfig> = {
         const error = checked.kind === 'unverified'
           ? new GatewayError('RAMPART_AUTHZ_RESPONSE_UNVERIFIED', { reason: `rule ${rule.id}: response ${checked.reason}`, ruleId: rule.id })
           : responseMismatch(o, rule, failure.reason);
-        if (policy.mode === 'shadow' || rule.mode === 'shadow') {
-          event(ctx, 'authz.would_deny', 'unknown', failure, error.status);
+        if (routeShadow || policy.mode === 'shadow' || rule.mode === 'shadow') {
+          event(ctx, 'authz.would_deny', 'unknown', failure, error);
           return next();
         }
-        event(ctx, denied, outcome, failure, error.status);
+        event(ctx, 'authz.denied', 'failure', failure, error);
         return deny(error);
       },
       onLog(ctx, entry) {
@@ -208,7 +211,7 @@ export function toError(policy: Policy, f: Failure, ctx: Pick<RequestContext, 'p
   }
 }
 
-function event(ctx: RequestContext, action: string, outcome: 'failure' | 'unknown', f: Failure, status: number): void {
+function event(ctx: RequestContext, action: string, outcome: 'failure' | 'unknown', f: Failure, error: GatewayError): void {
   const p = ctx.principal;
   publishSecurityEvent({
     'event.kind': 'event', 'event.category': ['iam'], 'event.action': action, 'event.outcome': outcome,
@@ -218,7 +221,7 @@ function event(ctx: RequestContext, action: string, outcome: 'failure' | 'unknow
     ...(p.kind === 'user' ? { 'user.id': p.subject, 'user.domain': p.issuer } : {}),
     ...(p.clientId ?? (p.kind === 'client' ? p.subject : undefined) ? { 'client.id': p.clientId ?? p.subject } : {}),
     'source.ip': ctx.clientIp, 'http.request.method': ctx.method, 'url.path': ctx.path, 'trace.id': ctx.traceId,
-    'http.response.status_code': status,
+    'http.response.status_code': error.status, 'rampart.code': error.code,
     ...(ctx.route ? { 'rampart.route': ctx.route.id } : {}),
   });
 }
