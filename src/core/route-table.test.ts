@@ -56,3 +56,19 @@ test('a path that reaches a catch-all only through case or a trailing slash is a
   const exact = t.find('GET', 'h', '/api/admin/users/bob');
   assert.ok(exact.kind === 'match' && exact.match.route === 'admin');
 });
+
+test('ambiguity works both ways: a route written in capitals or with a trailing slash', () => {
+  const t = new RouteTable<string>();
+  t.add('catch-all', { path: '/api/*', methods: ['GET'], host: undefined });
+  t.add('admin', { path: '/api/Admin/{id}', methods: ['GET'], host: undefined });
+  t.add('reports', { path: '/api/reports/', methods: ['GET'], host: undefined });
+  // The route's own spelling works; a spelling that reaches the catch-all but folds onto it does not.
+  const own = t.find('GET', 'h', '/api/Admin/1');
+  assert.ok(own.kind === 'match' && own.match.route === 'admin');
+  for (const p of ['/api/admin/1', '/api/ADMIN/1', '/api/admin/1/']) assert.equal(t.find('GET', 'h', p).kind, 'ambiguous', p);
+  const reports = t.find('GET', 'h', '/api/reports/');
+  assert.ok(reports.kind === 'match' && reports.match.route === 'reports', 'a trailing-slash route keeps working');
+  assert.equal(t.find('GET', 'h', '/api/reports').kind, 'ambiguous');
+  const other = t.find('GET', 'h', '/api/other');
+  assert.ok(other.kind === 'match' && other.match.route === 'catch-all');
+});

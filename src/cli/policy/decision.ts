@@ -10,6 +10,7 @@ import type { LoadedConfig } from '../../config/load.ts';
 import type { RootConfig } from '../../config/types.ts';
 import { mergeStageConfig } from '../../config/merge.ts';
 import { normaliseIp } from '../../core/net/cidr.ts';
+import { hasMethodOverride } from '../../core/http/method-override.ts';
 import { GatewayError } from '../../errors/problem.ts';
 import { CATALOG } from '../../errors/catalog.ts';
 import { authnStage } from '../../stages/authn/index.ts';
@@ -90,6 +91,17 @@ export function scopesNeeded(policy: Policy, route: RoutePolicy | undefined, met
 }
 
 export async function answer(ctx: PolicyContext, q: Question): Promise<Outcome> {
+  const outcome = await decideQuestion(ctx, q);
+  // Where the body leaves, the gateway refuses a `_method` in it (src/stages/proxy/forward.ts).
+  const body = q.body;
+  if (outcome.decision.allowed && !['GET', 'HEAD', 'OPTIONS'].includes(q.method) && body !== null && typeof body === 'object' && !Array.isArray(body) && hasMethodOverride(Object.keys(body))) {
+    const error = new GatewayError('RAMPART_HYGIENE_METHOD_OVERRIDE', { reason: '_method in a JSON body' });
+    return { ...outcome, decision: { allowed: false, stage: 'hygiene', error, shadow: false, reason: 'method override in the body' } };
+  }
+  return outcome;
+}
+
+async function decideQuestion(ctx: PolicyContext, q: Question): Promise<Outcome> {
   const now = q.at ?? Date.now();
   const ip = normaliseIp(q.ip ?? DEFAULT_IP);
   const match = ctx.matcher.match(q);
@@ -171,7 +183,11 @@ export function summary(d: Decision): string {
   const rule = d.rule ? ` (rule ${d.rule.id})` : '';
   if (d.stage === 'off') return 'allow (authorization is off)';
   if (d.allowed && d.shadow && d.error) return `allow${rule} (shadow mode: would deny ${d.error.status} ${d.error.code})`;
-  if (d.allowed) return d.obligation === 'unchecked' && d.rule ? `allow (response must belong to the caller; rule ${d.rule.id})` : `allow${rule}`;
+  if (d.allowed) {
+    if (d.obligation !== 'unchecked' || !d.rule) return `allow${rule}`;
+    const what = d.rule.ownership?.lookup && !d.rule.ownership.response ? 'the looked-up object' : 'response';
+    return `allow (${what} must belong to the caller; rule ${d.rule.id})`;
+  }
   const e = d.error as GatewayError;
   return `deny ${e.status} ${e.code}${rule}`;
 }

@@ -56,7 +56,7 @@ export function conditions(rule: CompiledRule): string[] {
   const o = rule.ownership;
   if (o) {
     const whose = `${o.kind} of ${o.issuerId}`;
-    const parts = [...o.request.map((v) => `${v.in} ${v.name}`), ...(o.response ? [`response ${o.response.text}`] : [])];
+    const parts = [...o.request.map((v) => `${v.in} ${v.name}`), ...(o.lookup ? [`lookup ${o.lookup.text}`] : []), ...(o.response ? [`response ${o.response.text}`] : [])];
     out.push(`own: ${parts.join(', ')} = caller's ${o.attribute} (${whose}; else ${o.onMismatch})`);
   }
   if (rule.mode === 'shadow') out.push('shadow (only logged)');

@@ -17,12 +17,12 @@ import { credentialsRequired, insufficientScope, stepUpRequired } from '../authn
 import { authzStageSchema, type AuthzStageConfig } from './config.ts';
 import { policyOf, type CompiledOwnership, type CompiledRule, type Policy } from './policy.ts';
 import { decide, ownerValue, type Failure } from './evaluate.ts';
-import { hasMethodOverride } from '../hygiene/index.ts';
 import { checkResponseOwner } from './response.ts';
 import { lookupOwner, type LookupDeps } from './lookup.ts';
-import { upstreamRuntime } from '../proxy/upstream.ts';
+import { sharedUpstream } from '../proxy/upstream.ts';
+import { proxyStage } from '../proxy/index.ts';
+import { mergeStageConfig } from '../../config/merge.ts';
 
-const FORM = /^application\/x-www-form-urlencoded\s*(?:;|$)/i;
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
 export const authzStage: StageModule<AuthzStageConfig> = {
@@ -37,9 +37,14 @@ export const authzStage: StageModule<AuthzStageConfig> = {
     const clock = env.clock;
     const builtinIssuer = env.root.authServer ? undefined : env.authn?.builtin?.issuer;
     const maxResponseBytes = env.upstream?.maxResponseBytes ?? 8 * 1024 * 1024;
-    const lookups: LookupDeps | undefined = route?.lookups && env.upstream
-      ? { upstream: upstreamRuntime(env.upstream, env.keeper, env.logger), identity: env.identity, generation: env.generation }
-      : undefined;
+    let lookups: LookupDeps | undefined;
+    if (route?.lookups && env.upstream) {
+      const proxy = mergeStageConfig(proxyStage.defaults, env.root.defaults.proxy, env.upstream.defaults?.proxy, env.route?.proxy);
+      lookups = {
+        upstream: sharedUpstream(env, env.upstream), identity: env.identity, generation: env.generation,
+        preserveHost: proxy.preserveHost, headersMs: proxy.timeouts?.headersMs ?? env.upstream.timeouts.headersMs, bodyMs: proxy.timeouts?.bodyMs ?? env.upstream.timeouts.bodyMs,
+      };
+    }
     // The route's `authz.mode: shadow` lets every denial through, reported as "would deny" with its rule.
     const routeShadow = config.mode === 'shadow';
     if (config.mode === 'shadow') env.logger.warn({ route: routeId }, 'authz.mode: shadow — denials on this route are only logged');
@@ -48,19 +53,6 @@ export const authzStage: StageModule<AuthzStageConfig> = {
       name: 'authz',
       mode: config.mode,
       async onRequest(ctx) {
-        // `_method` in a body is a method override (OWASP API5), like the headers hygiene drops:
-        // form fields (any spelling a framework decodes to it), multipart parts (Rails, Laravel),
-        // a top-level JSON member (Laravel).
-        if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
-          let override: string | undefined;
-          try {
-            override = await bodyOverride(ctx);
-          } catch (err) {
-            if (err instanceof GatewayError) return deny(err); // 413 past the byte limit, a client gone
-            throw err;
-          }
-          if (override) return deny(new GatewayError('RAMPART_HYGIENE_METHOD_OVERRIDE', { detail: 'A `_method` field does not change the request method.', reason: `_method in a ${override} body` }));
-        }
         // Ownership by a body value reads the core's one JSON parse; a body that is not JSON has no
         // owner value, and the rule fails closed.
         let body: unknown;
@@ -101,11 +93,13 @@ export const authzStage: StageModule<AuthzStageConfig> = {
           const reason = 'the answer of an upgrade cannot be checked for its owner';
           return refuse({ rule, check: 'ownership', reason, status: rule.ownership.onMismatch }, ownershipError(rule.ownership, rule, reason));
         }
-        if (rule.ownership?.lookup && lookups) {
+        if (rule.ownership?.lookup) {
           const owner = ownerValue(rule.ownership, ctx.principal, builtinIssuer);
           const found = owner === undefined
             ? { ok: false as const, kind: 'mismatch' as const, reason: 'the caller has no owner value' }
-            : await lookupOwner(rule.ownership, owner, ctx, lookups);
+            : lookups
+              ? await lookupOwner(rule.ownership, owner, ctx, lookups)
+              : { ok: false as const, kind: 'unverified' as const, reason: 'no upstream to look the object up in' };
           if (!found.ok) {
             const failure: Failure = { rule, check: 'ownership', reason: found.reason, status: rule.ownership.onMismatch };
             const error = found.kind === 'unverified'
@@ -147,28 +141,6 @@ export const authzStage: StageModule<AuthzStageConfig> = {
     };
   },
 };
-
-const MULTIPART = /^multipart\/form-data\s*(?:;|$)/i;
-const PART_NAME = /content-disposition:[^\r\n]*\bname\s*=\s*"?\s*_method\s*(?:\[[^\]"]*\])*"?/i;
-
-/** The kind of body that carries a `_method` override, if any (bodies are read once, by the core). */
-async function bodyOverride(ctx: RequestContext): Promise<string | undefined> {
-  const type = String(ctx.headers['content-type'] ?? '');
-  if (FORM.test(type)) {
-    return hasMethodOverride(new URLSearchParams((await ctx.body()).toString('latin1')).keys()) ? 'form' : undefined;
-  }
-  if (MULTIPART.test(type)) return PART_NAME.test((await ctx.body()).toString('latin1')) ? 'multipart' : undefined;
-  if (JSON_TYPE.test(type)) {
-    let value: unknown;
-    try {
-      value = await ctx.json();
-    } catch {
-      return undefined; // not JSON: validation (or the upstream) refuses it; nothing to override with
-    }
-    return value !== null && typeof value === 'object' && !Array.isArray(value) && hasMethodOverride(Object.keys(value)) ? 'JSON' : undefined;
-  }
-  return undefined;
-}
 
 /**
  * A foreign answer. With 404: exactly what a missing object looks like through the gateway (a

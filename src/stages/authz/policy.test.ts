@@ -191,3 +191,19 @@ test('methods covered by shadow rules only are warned as open while on trial', (
 `));
   assert.ok(issues.some((i) => i.severity === 'warning' && /route "order": DELETE covered by shadow rules only/.test(i.message)));
 });
+
+test('a shadow GET rule never opens a derived HEAD that no enforced rule covers', () => {
+  const { policy } = compilePolicy(load(`${head}authorization:
+  permissions: { orders:read: {} }
+  roles: { customer: { permissions: [orders:read] } }
+  rules:
+    - { id: list, route: orders, permissions: [orders:read] }
+    - { id: own, route: order, methods: [GET], permissions: [orders:read], ownership: { response: { field: ownerId } } }
+    - { id: trial, route: order, methods: [GET], permissions: [orders:read], mode: shadow }
+    - { id: del, route: order, methods: [DELETE], permissions: [orders:read] }
+`));
+  const order = policy.routes.get('order');
+  assert.equal(order?.byMethod.has('HEAD'), false);
+  assert.equal(order?.shadowByMethod.has('HEAD'), false);
+  assert.equal(order?.publicMethods.has('HEAD'), false);
+});

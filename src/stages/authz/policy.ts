@@ -242,8 +242,11 @@ export function compilePolicy(root: RootConfig): CompiledPolicy {
     const covers = new Map<string, string[]>();
     for (const t of targets) {
       const methods = r.methods ? r.methods.filter((m) => t.methods.includes(m) || (m === 'HEAD' && t.methods.includes('GET'))) : [...t.methods];
-      if (methods.length) covers.set(t.id, methods);
-      else if (r.route !== undefined || r.routes !== undefined) err(p('methods'), `route "${t.id}" serves none of ${r.methods?.join(', ')}`);
+      if (methods.length) {
+        covers.set(t.id, methods);
+        const unserved = r.methods?.filter((m) => !t.methods.includes(m) && !(m === 'HEAD' && t.methods.includes('GET'))) ?? [];
+        if (unserved.length && r.path === undefined) warn(p('methods'), `route "${t.id}" does not serve ${unserved.join(', ')}: the rule covers nothing there`);
+      } else if (r.route !== undefined || r.routes !== undefined) err(p('methods'), `route "${t.id}" serves none of ${r.methods?.join(', ')}`);
     }
     if (targets.length && !covers.size && r.path !== undefined) err(p('methods'), `no route with path "${r.path}" serves ${r.methods?.join(', ')}`);
 
@@ -289,11 +292,15 @@ export function compilePolicy(root: RootConfig): CompiledPolicy {
     }
     // HEAD follows GET, except rules that must read the answer: a HEAD answer has no body to check,
     // and its status alone would tell whether someone else's object exists.
-    if (route.methods.includes('GET')) {
-      for (const index of [byMethod, shadowByMethod]) {
-        const head = (index.get('GET') ?? []).filter((r) => !r.ownership?.response);
-        if (!index.has('HEAD') && head.length) index.set('HEAD', head);
-      }
+    // Shadow rules follow only where an enforced rule does: a derived HEAD must never become a
+    // method covered by shadow rules only (open to every caller).
+    if (route.methods.includes('GET') && !byMethod.has('HEAD')) {
+      const head = (byMethod.get('GET') ?? []).filter((r) => !r.ownership?.response);
+      if (head.length) {
+        byMethod.set('HEAD', head);
+        const trial = (shadowByMethod.get('GET') ?? []).filter((r) => !r.ownership?.response);
+        if (trial.length && !shadowByMethod.has('HEAD')) shadowByMethod.set('HEAD', trial);
+      } else if (!route.methods.includes('HEAD')) shadowByMethod.delete('HEAD');
     }
     if (enabled) {
       const missing = route.methods.filter((m) => !byMethod.has(m) && !shadowByMethod.has(m));
@@ -302,7 +309,7 @@ export function compilePolicy(root: RootConfig): CompiledPolicy {
       } else if (missing.length) {
         err(['routes', i, 'methods'], `route "${route.id}" has no authorization rule for ${missing.join(', ')} (default deny): add a rule or remove the method`);
       }
-      const trialOnly = route.methods.filter((m) => !byMethod.has(m) && shadowByMethod.has(m));
+      const trialOnly = [...shadowByMethod.keys()].filter((m) => !byMethod.has(m));
       if (trialOnly.length) warn(['routes', i], `route "${route.id}": ${trialOnly.join(', ')} covered by shadow rules only — open to every caller until a rule is enforced`);
       for (const [m, list] of byMethod) {
         const open = list.find((r) => r.access === 'public');

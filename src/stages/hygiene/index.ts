@@ -4,6 +4,7 @@
  * Answers 431/414/413/400 as problem+json itself: Node's own parser limits are set above these.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import { hasMethodOverride } from '../../core/http/method-override.ts';
 import { GatewayError } from '../../errors/problem.ts';
 import type { Stage, StageModule } from '../../core/stage.ts';
 import { normalisePath } from './path.ts';
@@ -45,16 +46,6 @@ const SUPPORTED_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELET
 const METHOD_OVERRIDES = new Set(['x-http-method-override', 'x-http-method', 'x-method-override']);
 const HOST = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*|\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-f:.]+\])(?::\d{1,5})?$/;
 
-/** A form or query key that Rails, Laravel, Symfony or Express's method-override read as `_method`. */
-export function isMethodOverrideKey(key: string): boolean {
-  return key.trim().replace(/\[.*$/s, '').toLowerCase() === '_method';
-}
-
-export function hasMethodOverride(keys: Iterable<string>): boolean {
-  for (const k of keys) if (isMethodOverrideKey(k)) return true;
-  return false;
-}
-
 export function inspect(raw: RawRequest, config: HygieneConfig): Inspected | GatewayError {
   // RFC 9110 §15.6.2: a method the gateway does not implement is 501 — TRACE and CONNECT never,
   // and nothing outside the standard set (case-sensitive, §9.1: `get` is not GET).
@@ -69,7 +60,15 @@ export function inspect(raw: RawRequest, config: HygieneConfig): Inspected | Gat
     return new GatewayError('RAMPART_HYGIENE_TOO_MANY_HEADERS', { detail: `At most ${config.maxHeaderCount} header fields are accepted.` });
   }
   let bytes = 0;
-  for (const s of raw.rawHeaders) bytes += s.length + 2;
+  let authorizations = 0;
+  for (let i = 0; i < raw.rawHeaders.length; i++) {
+    const s = raw.rawHeaders[i] as string;
+    bytes += s.length + 2;
+    if (i % 2 === 0 && s.length === 13 && s.toLowerCase() === 'authorization') authorizations++;
+  }
+  // Node keeps the first of two Authorization headers and drops the other: a proxy in front might
+  // have used the other one. Two credentials are no credential (RFC 6750 §2).
+  if (authorizations > 1) return new GatewayError('RAMPART_AUTHN_BAD_REQUEST', { detail: 'Send one Authorization header.', headers: { 'www-authenticate': 'Bearer error="invalid_request"' }, reason: 'several Authorization headers' });
   if (bytes > config.maxHeaderBytes) {
     return new GatewayError('RAMPART_HYGIENE_HEADERS_TOO_LARGE', { detail: `Header fields may total at most ${config.maxHeaderBytes} bytes.` });
   }

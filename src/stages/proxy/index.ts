@@ -11,8 +11,7 @@ import { proxyDefaults, proxySchema, type ProxyConfig } from './config.ts';
 import { forward } from './forward.ts';
 import type { ProxyNote, RouteProxy } from './route-proxy.ts';
 import { proxyUpgrade } from './upgrade.ts';
-import { upstreamRuntime } from './upstream.ts';
-import { ANONYMOUS } from '../../core/principal.ts';
+import { sharedUpstream } from './upstream.ts';
 import { ConcurrencyLimit } from '../../ratelimit/concurrency.ts';
 import { gated } from './concurrency-gate.ts';
 
@@ -56,7 +55,7 @@ export const proxyStage: StageModule<ProxyConfig> = {
     const rp: RouteProxy = {
       routeId: route.id,
       config,
-      upstream: upstreamRuntime(upstream, env.keeper, env.logger, () => env.identity.tokenFor(ANONYMOUS, upstream.id, env.generation)),
+      upstream: sharedUpstream(env, upstream),
       stripPrefix: route.stripPrefix,
       websocket: route.websocket,
       headersMs: config.timeouts?.headersMs ?? upstream.timeouts.headersMs,
