@@ -72,3 +72,22 @@ test('ambiguity works both ways: a route written in capitals or with a trailing 
   const other = t.find('GET', 'h', '/api/other');
   assert.ok(other.kind === 'match' && other.match.route === 'catch-all');
 });
+
+test('two routes on one path with different methods both keep their canonical form', () => {
+  const t = new RouteTable<string>();
+  t.add('catch-all', { path: '/api/*', methods: ['GET', 'POST', 'DELETE'], host: undefined });
+  t.add('user-read', { path: '/api/users/{id}', methods: ['GET'], host: undefined });
+  t.add('user-delete', { path: '/api/users/{id}', methods: ['DELETE'], host: undefined });
+  const del = t.find('DELETE', 'h', '/api/users/1');
+  assert.ok(del.kind === 'match' && del.match.route === 'user-delete');
+  for (const p of ['/api/Users/1', '/api/users/1/']) {
+    assert.equal(t.find('DELETE', 'h', p).kind, 'ambiguous', p);
+    assert.equal(t.find('GET', 'h', p).kind, 'ambiguous', p);
+  }
+  const people = new RouteTable<string>();
+  people.add('person', { path: '/people/{name}', methods: ['GET'], host: undefined });
+  people.add('me', { path: '/people/me', methods: ['GET'], host: undefined });
+  assert.equal(people.find('GET', 'h', '/people/Me').kind, 'ambiguous', 'a case-insensitive upstream would serve /people/me');
+  const bob = people.find('GET', 'h', '/people/Bob');
+  assert.ok(bob.kind === 'match' && bob.match.route === 'person');
+});

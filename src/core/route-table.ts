@@ -37,7 +37,6 @@ export class RouteTable<T> {
   readonly #canonical = Router({ caseSensitive: true, ignoreTrailingSlash: false, ignoreDuplicateSlashes: false, maxParamLength: 1024 });
   /** Whether two routes can fold onto one canonical path at all (else the second lookup is skipped). */
   #foldable = false;
-  readonly #canonicalPaths = new Map<string, T>();
 
   add(route: T, opts: { path: string; methods: readonly string[]; host: string | undefined }): void {
     const constraints = opts.host ? { host: hostConstraint(opts.host) } : {};
@@ -48,21 +47,17 @@ export class RouteTable<T> {
     // Folding matters once a catch-all, a parameter or a template's own case or slash can make two
     // routes meet on one canonical path.
     if (canonical !== opts.path || opts.path.includes('*') || opts.path.includes('{')) this.#foldable = true;
-    const key = `${opts.host ?? ''} ${canonical}`;
-    const seen = this.#canonicalPaths.get(key);
     for (const method of methods) {
       this.#router.on(method as HTTPMethod, toRouterPath(opts.path), { constraints }, () => undefined, route);
-      // Two templates with one canonical form and method (/api/Admin and /api/admin): the first
-      // keeps it, and requests for the other are refused as ambiguous.
-      if (seen === undefined || seen === route) {
-        try {
-          this.#canonical.on(method as HTTPMethod, toRouterPath(canonical), { constraints }, () => undefined, route);
-        } catch {
-          /* the same canonical route and method twice: already there */
-        }
+      // Per method: two routes on one path with different methods both keep their canonical form.
+      // Two templates that differ only by case or a trailing slash are refused at load
+      // (src/config/semantic.ts); should one get here, the first keeps the canonical form.
+      try {
+        this.#canonical.on(method as HTTPMethod, toRouterPath(canonical), { constraints }, () => undefined, route);
+      } catch {
+        /* already there */
       }
     }
-    if (seen === undefined) this.#canonicalPaths.set(key, route);
   }
 
   /**

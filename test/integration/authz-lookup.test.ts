@@ -77,7 +77,7 @@ upstreams:
   - id: orders
     targets: [{ url: "http://127.0.0.1:${port}" }]
     retries: { attempts: 0 }
-    health: { active: { path: /health, intervalMs: 200, unhealthyThreshold: 1 }, passive: { unhealthyThreshold: 1, ejectMs: 10000 } }
+    health: { active: { path: /health, intervalMs: 200, unhealthyThreshold: 1 }, passive: { unhealthyThreshold: 3, ejectMs: 10000 } }
 authentication:
   accountCacheSeconds: 0
 routes:

@@ -63,3 +63,30 @@ test('_method in a form, multipart or JSON body', async () => {
   assert.equal(ok.status, 200, 'only a top-level member overrides');
   assert.equal(echo.received.at(-1)?.body, '{"method":"card","nested":{"_method":"x"}}', 'the same bytes reach the upstream');
 });
+
+test('bodies parsers could read two ways are refused; compressed forms cannot be checked', async () => {
+  // No content type: Rack reads a form.
+  const before = echo.received.length;
+  const bare = await t.fetch('/things', { method: 'POST', body: '_method=DELETE' });
+  assert.equal(bare.status, 400);
+  assert.equal(bare.json().code, 'RAMPART_HYGIENE_METHOD_OVERRIDE');
+  await refused('/things', { method: 'POST', body: '.method=DELETE' });
+  await refused('/things', { method: 'POST', body: '_method%00x=DELETE' });
+  await refused('/things', { method: 'POST', body: '{"_method":"DELETE"}', type: 'text/json' });
+  await refused('/things', { method: 'POST', body: '_method=DELETE', type: 'application/x-www-form-urlencoded x' });
+  const B = 'XyZ';
+  const hidden = `--${B}\r\nContent-Disposition: form-data; name="a"\r\n\r\nx\n--${B}\r\nContent-Disposition: form-data; name="_method"\r\n\r\nDELETE\r\n--${B}--\r\n`;
+  const lf = await t.fetch('/things', { method: 'POST', body: hidden, headers: { 'content-type': `multipart/form-data; boundary=${B}` } });
+  assert.equal(lf.status, 400);
+  assert.equal(lf.json().code, 'RAMPART_HYGIENE_BAD_REQUEST');
+  const dup = await t.fetch('/things', { method: 'POST', body: '{"_method":"x","_method":"DELETE"}', headers: { 'content-type': 'application/json' } });
+  assert.equal(dup.status, 400);
+  assert.equal(dup.json().code, 'RAMPART_BODY_JSON_INVALID');
+  const gz = await t.fetch('/things', { method: 'POST', body: 'x', headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-encoding': 'gzip' } });
+  assert.equal(gz.status, 415);
+  assert.equal(echo.received.length, before, 'none of them reached the upstream');
+  // Large JSON documents and NDJSON streams still pass on a route without validation.
+  const big = JSON.stringify({ items: Array.from({ length: 20_000 }, (_, i) => i), text: 'x'.repeat(200_000) });
+  assert.equal((await t.fetch('/things', { method: 'POST', body: big, headers: { 'content-type': 'application/json' } })).status, 200);
+  assert.equal((await t.fetch('/things', { method: 'POST', body: '{"a":1}\n{"b":2}\n', headers: { 'content-type': 'application/x-ndjson' } })).status, 200);
+});

@@ -94,7 +94,7 @@ export async function answer(ctx: PolicyContext, q: Question): Promise<Outcome> 
   const outcome = await decideQuestion(ctx, q);
   // Where the body leaves, the gateway refuses a `_method` in it (src/stages/proxy/forward.ts).
   const body = q.body;
-  if (outcome.decision.allowed && !['GET', 'HEAD', 'OPTIONS'].includes(q.method) && body !== null && typeof body === 'object' && !Array.isArray(body) && hasMethodOverride(Object.keys(body))) {
+  if (outcome.decision.allowed && q.method === 'POST' && body !== null && typeof body === 'object' && !Array.isArray(body) && hasMethodOverride(Object.keys(body))) {
     const error = new GatewayError('RAMPART_HYGIENE_METHOD_OVERRIDE', { reason: '_method in a JSON body' });
     return { ...outcome, decision: { allowed: false, stage: 'hygiene', error, shadow: false, reason: 'method override in the body' } };
   }

@@ -42,6 +42,7 @@ export const authzStage: StageModule<AuthzStageConfig> = {
       const proxy = mergeStageConfig(proxyStage.defaults, env.root.defaults.proxy, env.upstream.defaults?.proxy, env.route?.proxy);
       lookups = {
         upstream: sharedUpstream(env, env.upstream), identity: env.identity, generation: env.generation,
+        log: env.logger.child({ stage: 'authz', route: routeId }),
         preserveHost: proxy.preserveHost, headersMs: proxy.timeouts?.headersMs ?? env.upstream.timeouts.headersMs, bodyMs: proxy.timeouts?.bodyMs ?? env.upstream.timeouts.bodyMs,
       };
     }

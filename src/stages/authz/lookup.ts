@@ -14,6 +14,7 @@
  * Not atomic: the object can change owner between the lookup and the write (docs/authz.md).
  */
 import type { Dispatcher } from 'undici';
+import type { Logger } from 'pino';
 import type { RequestContext } from '../../core/context.ts';
 import type { IdentityTokens } from '../../core/identity-port.ts';
 import { parseJson } from '../../core/body/json.ts';
@@ -36,6 +37,7 @@ export interface LookupDeps {
   readonly preserveHost: boolean;
   readonly headersMs: number;
   readonly bodyMs: number;
+  readonly log: Pick<Logger, 'warn'>;
 }
 
 export function lookupPath(template: string, params: Readonly<Record<string, string>>): string | undefined {
@@ -53,6 +55,8 @@ function lookupHeaders(ctx: RequestContext, token: string): Record<string, strin
   const h = upstreamRequestHeaders(ctx, { forwardCredentials: false, identityToken: token, wholeAnswer: true });
   for (const name of ['content-length', 'content-type', 'content-encoding', 'transfer-encoding', 'expect']) delete h[name];
   h.accept = 'application/json';
+  // The answer is read here, not by the client: uncompressed, whatever the client accepts.
+  h['accept-encoding'] = 'identity';
   return h;
 }
 
@@ -86,16 +90,36 @@ export async function lookupOwner(o: CompiledOwnership, owner: string, ctx: Requ
     } else up.breaker.release(permit);
     return { ok: false, kind: 'unverified', reason: `lookup ${path}: ${ctx.signal.aborted ? 'client gone' : (failure?.error.reason ?? 'request failed')}` };
   }
-  up.breaker.record(permit, res.statusCode < 500);
+  // Settled once the answer is read, like the proxy's own requests (respond.ts): a body that
+  // breaks off counts against the upstream, a 5xx too; passive health sees every lookup.
+  let settled = false;
+  const settle = (ok: boolean, reason: string) => {
+    if (settled) return;
+    settled = true;
+    up.breaker.record(permit, ok);
+    up.observe(target, ok, reason);
+  };
   try {
     const status = res.statusCode;
-    if (status === 404 || status === 410 || status === 401 || status === 403) return { ok: false, kind: 'missing', reason: `lookup ${path}: ${status}` };
+    if (status >= 500) {
+      settle(false, `lookup: ${status}`);
+      return { ok: false, kind: 'unverified', reason: `lookup ${path}: status ${status}` };
+    }
+    if (status < 200 || status >= 300) settle(true, 'lookup answered');
+    if (status === 401 || status === 403) {
+      // Answered like a missing object (no id enumeration); logged, since it may also mean the
+      // service does not accept the gateway's identity.
+      deps.log.warn({ requestId: ctx.requestId, path, status }, 'ownership lookup refused by the upstream: answered as not found');
+      return { ok: false, kind: 'missing', reason: `lookup ${path}: ${status}` };
+    }
+    if (status === 404 || status === 410) return { ok: false, kind: 'missing', reason: `lookup ${path}: ${status}` };
     if (status < 200 || status >= 300) return { ok: false, kind: 'unverified', reason: `lookup ${path}: status ${status}` };
     const type = String(res.headers['content-type'] ?? '');
     if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)) return { ok: false, kind: 'unverified', reason: `lookup ${path}: not JSON` };
     const enc = res.headers['content-encoding'];
     if (enc !== undefined && String(enc).toLowerCase() !== 'identity') return { ok: false, kind: 'unverified', reason: `lookup ${path}: encoded body` };
     const bytes = await readCapped(res.body, up.config.maxResponseBytes);
+    settle(true, 'lookup answered');
     if (!bytes) return { ok: false, kind: 'unverified', reason: `lookup ${path}: body too large` };
     let value: unknown;
     try {
@@ -107,9 +131,15 @@ export async function lookupOwner(o: CompiledOwnership, owner: string, ctx: Requ
     if (v === undefined) return { ok: false, kind: 'unverified', reason: `lookup ${path}: no ${spec.field.join('.')}` };
     return sameOwner(v, owner) ? { ok: true } : { ok: false, kind: 'mismatch', reason: `lookup ${path}: the object belongs to someone else` };
   } catch (err) {
+    if (ctx.signal.aborted) {
+      if (!settled) up.breaker.release(permit); // the client left: not the upstream's doing
+      settled = true;
+    } else settle(false, 'lookup body failed');
     return { ok: false, kind: 'unverified', reason: `lookup ${path}: ${classify(err).error.reason ?? 'body not received'}` };
   } finally {
-    // Whatever was not read is discarded, so the connection goes back to the pool.
+    // Early answers (not JSON, encoded) settle as answered; the rest is discarded so the
+    // connection goes back to the pool.
+    settle(true, 'lookup answered');
     res.body.dump().catch(() => {});
   }
 }

@@ -9,7 +9,6 @@ import type { Dispatcher } from 'undici';
 import type { RequestContext } from '../../core/context.ts';
 import { deny, type Decision } from '../../core/stage.ts';
 import { GatewayError } from '../../errors/problem.ts';
-import { bodyMedia, hasMethodOverride, multipartOverride } from '../../core/http/method-override.ts';
 import { peekBody } from './body.ts';
 import type { Permit } from './breaker.ts';
 import { classify, errorCode, type Failure } from './errors.ts';
@@ -23,10 +22,6 @@ import type { Target } from './target.ts';
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 
 export async function forward(ctx: RequestContext, rp: RouteProxy): Promise<Decision> {
-  // The method the gateway authorized is the method the upstream runs (OWASP API5): checked here,
-  // where the body leaves, whatever mode the policy stages run in.
-  const override = await bodyOverride(ctx);
-  if (override) return deny(override);
   const up = rp.upstream;
   const note: ProxyNote = { target: undefined, attempts: 0 };
   rp.notes.set(ctx, note);
@@ -112,42 +107,6 @@ export async function forward(ctx: RequestContext, rp: RouteProxy): Promise<Deci
     return respond(ctx, rp, target, permit, res);
   }
   return deny(last?.error ?? unavailable(up.retryAfterSeconds(), 'no target left to retry'));
-}
-
-const OVERRIDE_DETAIL = 'A `_method` field does not change the request method.';
-
-/**
- * A `_method` in a JSON, form or multipart body (src/core/http/method-override.ts). Such bodies are
- * read (bounded by the route's byte limit) to be checked; a JSON body the core's strict parser
- * refuses (duplicate keys, `__proto__`, depth) is refused here too, since a lenient framework could
- * read an override in it. Other bodies stay streams.
- */
-async function bodyOverride(ctx: RequestContext): Promise<GatewayError | undefined> {
-  if (ctx.method === 'GET' || ctx.method === 'HEAD' || ctx.method === 'OPTIONS') return undefined;
-  const media = bodyMedia(ctx.headers['content-type']);
-  if (media.kind === 'other') return undefined;
-  try {
-    const bytes = await ctx.body();
-    if (bytes.length === 0) return undefined;
-    if (media.kind === 'json') {
-      const value = await ctx.json();
-      return value !== null && typeof value === 'object' && !Array.isArray(value) && hasMethodOverride(Object.keys(value))
-        ? new GatewayError('RAMPART_HYGIENE_METHOD_OVERRIDE', { detail: OVERRIDE_DETAIL, reason: '_method in a JSON body' })
-        : undefined;
-    }
-    if (media.kind === 'form') {
-      return hasMethodOverride(new URLSearchParams(bytes.toString('latin1')).keys())
-        ? new GatewayError('RAMPART_HYGIENE_METHOD_OVERRIDE', { detail: OVERRIDE_DETAIL, reason: '_method in a form body' })
-        : undefined;
-    }
-    const found = multipartOverride(bytes, media.boundary);
-    if (found === 'override') return new GatewayError('RAMPART_HYGIENE_METHOD_OVERRIDE', { detail: OVERRIDE_DETAIL, reason: '_method in a multipart body' });
-    if (found === 'malformed') return new GatewayError('RAMPART_HYGIENE_BAD_REQUEST', { detail: 'The multipart body cannot be read.', reason: 'malformed multipart body' });
-    return undefined;
-  } catch (err) {
-    if (err instanceof GatewayError) return err; // 400/413/415 from the core's body reading
-    return clientGone('request body not received', err);
-  }
 }
 
 /** Exponential backoff with jitter: backoffMs × 2^(attempt-1) × [0.5, 1). */
