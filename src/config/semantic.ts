@@ -13,6 +13,7 @@ import { checkStoreSettings } from '../store/config.ts';
 import { checkAuthServer } from '../auth-server/config.ts';
 import { checkAuthenticationSettings } from '../stages/authn/check.ts';
 import { policyOf } from '../stages/authz/policy.ts';
+import { hasClientAuth } from '../tls/entries.ts';
 
 export interface SemanticIssue {
   readonly path: Segment[];
@@ -122,7 +123,7 @@ export function semanticChecks(config: RootConfig, stages: readonly StageModule[
     }
     if (r.requireClientCertificate) {
       const ls = names.map((n) => config.listeners[listenerNames.get(n) ?? -1]);
-      if (ls.some((l) => !l?.tls?.clientAuth)) err(['routes', i, 'requireClientCertificate'], 'needs a listener with tls.clientAuth');
+      if (ls.some((l) => !hasClientAuth(l?.tls))) err(['routes', i, 'requireClientCertificate'], 'needs a listener with tls.clientAuth (on the listener or a certificate)');
     }
   });
 
