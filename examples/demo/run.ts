@@ -74,7 +74,7 @@ async function main(): Promise<number> {
       '  A token on the command line (device flow), then call the API:',
       '    TOKEN=$(npx rampart login --config examples/demo/rampart.yaml)',
       `    curl --cacert ${rel} -H "Authorization: Bearer $TOKEN" ${ORIGIN}/api/orders`,
-      '  In a browser (authorization code + PKCE): node examples/demo/browser-login.ts',
+      '  In a browser (authorization code + PKCE): npx node examples/demo/browser-login.ts',
       '',
       '  Ctrl-C stops the gateway (requests in flight finish) and the services.',
       '',

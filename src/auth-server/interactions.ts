@@ -131,7 +131,8 @@ export function createInteractions(deps: InteractionDeps) {
     if (details.prompt.name === 'consent') {
       const d = details.prompt.details as { missingOIDCScope?: string[]; missingResourceScopes?: Record<string, string[]> };
       const resourceScopes = Object.values(d.missingResourceScopes ?? {}).flat();
-      return consentPage(fc, { scopes: [...(d.missingOIDCScope ?? []), ...resourceScopes], resources: Object.keys(d.missingResourceScopes ?? {}) });
+      // oidc-provider lists a resource's scopes among the OIDC ones too: each is shown once.
+      return consentPage(fc, { scopes: [...new Set([...(d.missingOIDCScope ?? []), ...resourceScopes])], resources: Object.keys(d.missingResourceScopes ?? {}) });
     }
     if (!state.userId || state.passwordAt === undefined) return loginPage(fc, {});
     const user = await deps.accounts.get(state.userId);

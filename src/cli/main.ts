@@ -1,7 +1,7 @@
 /**
- * The `rampart` command (DESIGN.md "CLI"): start, check, version, help. Every command takes
- * --config FILE (default ./rampart.yaml, RAMPART_CONFIG overrides); exit 0 on success, 1 on a
- * failed check, 2 on usage errors.
+ * The `rampart` command (DESIGN.md "CLI"): start, check, users/clients/keys, login, policy,
+ * version, help. Every command takes --config FILE (default ./rampart.yaml, RAMPART_CONFIG
+ * overrides); exit 0 on success, 1 on a failed check, 2 on usage errors.
  */
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
@@ -10,6 +10,7 @@ import { runCheck } from './check.ts';
 import { runStart } from './start.ts';
 import { ACCOUNT_COMMANDS, commandOf, runAccountCommand } from './accounts/index.ts';
 import { runLoginCommand } from '../auth-server/cli.ts';
+import { runPolicyCommand } from './policy/index.ts';
 
 const USAGE = `Usage: rampart <command> [options]
 
@@ -19,6 +20,8 @@ Commands:
   users ...          add, list, disable, enable, reset-mfa, reset-password (rampart users --help)
   clients ...        OAuth clients: add, list, remove (rampart clients --help)
   keys ...           API keys: create, list, revoke; rotate-signing (rampart keys --help)
+  policy ...         explain a decision, test a table of expected decisions, report who can do what
+                     (rampart policy --help; exit 0 allowed/passed, 1 denied/failed, 2 usage)
   login              a token for the command line from the built-in authorization server (device flow)
   version            print the version
   help               this text
@@ -37,6 +40,7 @@ export async function main(argv: string[]): Promise<number> {
   // users/clients/keys have their own options: parsed by their own module.
   if (ACCOUNT_COMMANDS.has(commandOf(argv) ?? '')) return runAccountCommand(argv);
   if (commandOf(argv) === 'login') return runLoginCommand(argv);
+  if (commandOf(argv) === 'policy') return runPolicyCommand(argv);
   let parsed;
   try {
     parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: { config: { type: 'string' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } } });

@@ -12,7 +12,9 @@ const base = `listeners:
 upstreams:
   - { id: up, targets: [{ url: "http://127.0.0.1:9000" }] }
 routes:
-  - { id: r, path: /r, upstream: up }
+  - { id: r, path: /r, methods: [GET], upstream: up }
+authorization:
+  rules: [{ id: r, route: r, methods: [GET], public: true }]
 `;
 
 function problems(text: string): string[] {
@@ -35,8 +37,8 @@ test('parseConfig applies defaults and freezes the result', () => {
 });
 
 test('parseConfig: each problem names file, line, column and path', () => {
-  assert.deepEqual(problems(base.replace('upstream: up }', 'upstream: nope }')), ['rampart.yaml:6:34: routes[0].upstream: unknown upstream "nope"']);
-  assert.deepEqual(problems(base + 'colour: red\n'), ['rampart.yaml:7:1: colour: unknown key']);
+  assert.deepEqual(problems(base.replace('upstream: up }', 'upstream: nope }')), ['rampart.yaml:6:50: routes[0].upstream: unknown upstream "nope"']);
+  assert.deepEqual(problems(base + 'colour: red\n'), ['rampart.yaml:9:1: colour: unknown key']);
 });
 
 test('parseConfig caps YAML aliases (S10: no billion laughs)', () => {

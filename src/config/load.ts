@@ -79,7 +79,7 @@ export function locate(doc: Document, lc: LineCounter, segments: readonly Segmen
   return { line: pos.line, col: pos.col };
 }
 
-function ajvMessage(e: ErrorObject): { segments: Segment[]; message: string; preferKey: boolean } {
+export function ajvMessage(e: ErrorObject): { segments: Segment[]; message: string; preferKey: boolean } {
   const segments: Segment[] = e.instancePath
     .split('/')
     .slice(1)

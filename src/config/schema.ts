@@ -9,6 +9,14 @@ import { authenticationSchema } from '../stages/authn/config.ts';
 import { authorizationSchema } from '../stages/authz/config.ts';
 import { rateLimitRootSchema, upstreamConcurrencySchema } from '../ratelimit/settings.ts';
 
+/** mTLS: on a listener for every name, or on one certificate for its names only. */
+const clientAuthSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['ca'],
+  properties: { ca: { type: 'string', minLength: 1 }, required: { type: 'boolean', default: false } },
+} as const;
+
 const id = { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]{0,62}$', 'x-message': 'must be an id: lower-case letters, digits, ".", "_" or "-", at most 63' } as const;
 const ms = (min: number, max: number, dflt: number) => ({ type: 'integer', minimum: min, maximum: max, default: dflt });
 const secretRef = {
@@ -51,15 +59,11 @@ const listener = {
               cert: { type: 'string', minLength: 1 },
               key: { type: 'string', minLength: 1 },
               serverNames: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
+              clientAuth: clientAuthSchema,
             },
           },
         },
-        clientAuth: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['ca'],
-          properties: { ca: { type: 'string', minLength: 1 }, required: { type: 'boolean', default: false } },
-        },
+        clientAuth: clientAuthSchema,
       },
     },
     limits: {

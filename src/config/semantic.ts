@@ -13,6 +13,7 @@ import { checkStoreSettings } from '../store/config.ts';
 import { checkAuthServer } from '../auth-server/config.ts';
 import { checkAuthenticationSettings } from '../stages/authn/check.ts';
 import { policyOf } from '../stages/authz/policy.ts';
+import { hasClientAuth } from '../tls/entries.ts';
 
 export interface SemanticIssue {
   readonly path: Segment[];
@@ -74,6 +75,7 @@ export function semanticChecks(config: RootConfig, stages: readonly StageModule[
 
   const routeIds = new Map<string, number>();
   const seen = new Map<string, number>();
+  const foldedSeen = new Map<string, number>();
   config.routes.forEach((r, i) => {
     if (routeIds.has(r.id)) err(['routes', i, 'id'], `duplicate route id "${r.id}"`);
     routeIds.set(r.id, i);
@@ -107,15 +109,21 @@ export function semanticChecks(config: RootConfig, stages: readonly StageModule[
     });
     for (const n of names) {
       for (const m of r.methods) {
-        const key = `${n}|${r.host ?? '*'}|${m}|${r.path.replace(/\{[^}]+\}/g, '{}')}`;
+        const shape = r.path.replace(/\{[^}]+\}/g, '{}');
+        const key = `${n}|${r.host ?? '*'}|${m}|${shape}`;
         const prev = seen.get(key);
         if (prev !== undefined) err(['routes', i, 'path'], `${m} ${r.path} on listener "${n}" is already routed by routes[${prev}]`);
         else seen.set(key, i);
+        // Case-insensitive upstreams (Express, Spring, ASP.NET) would serve both with one handler.
+        const folded = `${n}|${(r.host ?? '*').toLowerCase()}|${m}|${shape.toLowerCase().replace(/(.)\/+$/, '$1')}`;
+        const twin = foldedSeen.get(folded);
+        if (twin !== undefined && twin !== i && prev === undefined) err(['routes', i, 'path'], `${m} ${r.path} differs from routes[${twin}] only by case or a trailing slash: one upstream handler may serve both, so the routes must be one`);
+        else if (twin === undefined) foldedSeen.set(folded, i);
       }
     }
     if (r.requireClientCertificate) {
       const ls = names.map((n) => config.listeners[listenerNames.get(n) ?? -1]);
-      if (ls.some((l) => !l?.tls?.clientAuth)) err(['routes', i, 'requireClientCertificate'], 'needs a listener with tls.clientAuth');
+      if (ls.some((l) => !hasClientAuth(l?.tls))) err(['routes', i, 'requireClientCertificate'], 'needs a listener with tls.clientAuth (on the listener or a certificate)');
     }
   });
 

@@ -16,6 +16,8 @@ export interface CertificateConfig {
   readonly cert: string;
   readonly key: string;
   readonly serverNames?: readonly string[];
+  /** mTLS for this certificate's names only (overrides the listener's `clientAuth`). */
+  readonly clientAuth?: ClientAuthConfig;
 }
 
 export interface ClientAuthConfig {

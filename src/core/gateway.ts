@@ -416,6 +416,9 @@ export class Gateway {
     // The access line is written on close: the status must be known by then.
     res.once('finish', () => {
       ex.status = res.statusCode;
+      // Mounts write the response themselves: the bytes of the body are what they declared.
+      const length = Number(res.getHeader('content-length'));
+      if (Number.isSafeInteger(length) && length > 0 && ex.method !== 'HEAD') ex.bytesOut = length;
     });
     try {
       await mount.handle({ ctx: ex, req, res, egress });

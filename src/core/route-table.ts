@@ -9,7 +9,12 @@ export interface RouteMatch<T> {
   readonly params: Record<string, string>;
 }
 
-export type Lookup<T> = { kind: 'match'; match: RouteMatch<T> } | { kind: 'method'; allow: string[] } | { kind: 'none' };
+export type Lookup<T> =
+  | { kind: 'match'; match: RouteMatch<T> }
+  | { kind: 'method'; allow: string[] }
+  | { kind: 'none' }
+  /** The path differs from another route's only by case or a trailing slash (see find). */
+  | { kind: 'ambiguous'; matched: T; other: T | undefined };
 
 const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
@@ -28,18 +33,53 @@ function routerInput(path: string): string {
 
 export class RouteTable<T> {
   readonly #router = Router({ caseSensitive: true, ignoreTrailingSlash: false, ignoreDuplicateSlashes: false, maxParamLength: 1024 });
+  /** The same routes under their canonical templates (lower case, no trailing slash). */
+  readonly #canonical = Router({ caseSensitive: true, ignoreTrailingSlash: false, ignoreDuplicateSlashes: false, maxParamLength: 1024 });
+  /** Whether two routes can fold onto one canonical path at all (else the second lookup is skipped). */
+  #foldable = false;
 
   add(route: T, opts: { path: string; methods: readonly string[]; host: string | undefined }): void {
     const constraints = opts.host ? { host: hostConstraint(opts.host) } : {};
     const methods = new Set(opts.methods);
     // HEAD follows GET unless configured on its own (RFC 9110 §9.3.2).
     if (methods.has('GET')) methods.add('HEAD');
+    const canonical = canonicalTemplate(opts.path);
+    // Folding matters once a catch-all, a parameter or a template's own case or slash can make two
+    // routes meet on one canonical path.
+    if (canonical !== opts.path || opts.path.includes('*') || opts.path.includes('{')) this.#foldable = true;
     for (const method of methods) {
       this.#router.on(method as HTTPMethod, toRouterPath(opts.path), { constraints }, () => undefined, route);
+      // Per method: two routes on one path with different methods both keep their canonical form.
+      // Two templates that differ only by case or a trailing slash are refused at load
+      // (src/config/semantic.ts); should one get here, the first keeps the canonical form.
+      try {
+        this.#canonical.on(method as HTTPMethod, toRouterPath(canonical), { constraints }, () => undefined, route);
+      } catch {
+        /* already there */
+      }
     }
   }
 
+  /**
+   * Matching is exact and case-sensitive. But many upstream frameworks are not (Express without
+   * strict routing, Spring, ASP.NET): `/api/Admin/users/1` or `/api/admin/users/1/` must not reach,
+   * through a catch-all like `/api/*`, the handler another route guards — nor `/api/admin/1` the
+   * handler of a route written `/api/Admin/{id}`. So every matched path is also looked up in its
+   * canonical form (lower case, no trailing slash) among the routes' canonical templates; when that
+   * finds another route, the path is ambiguous and refused.
+   */
   find(method: string, host: string, path: string): Lookup<T> {
+    const found = this.#find(method, host, path);
+    if (found.kind !== 'match' || !this.#foldable) return found;
+    const canonical = path.length > 1 ? path.toLowerCase().replace(/\/+$/, '') || '/' : path;
+    const other = this.#canonical.find(method as HTTPMethod, routerInput(canonical), { host });
+    if (other && other.store !== found.match.route && !Object.values(other.params).includes('')) {
+      return { kind: 'ambiguous', matched: found.match.route, other: other.store as T };
+    }
+    return found;
+  }
+
+  #find(method: string, host: string, path: string): Lookup<T> {
     const input = routerInput(path);
     const found = this.#router.find(method as HTTPMethod, input, { host });
     // An empty parameter ({id} matching '') is no match: /api/orders/ is not /api/orders/{id}.
@@ -55,6 +95,12 @@ export class RouteTable<T> {
     });
     return allow.length ? { kind: 'method', allow } : { kind: 'none' };
   }
+}
+
+/** /api/Admin/{Id}/ → /api/admin/{id}: lower case (parameter names too), no trailing slash. */
+function canonicalTemplate(template: string): string {
+  const lower = template.toLowerCase();
+  return lower.length > 1 ? lower.replace(/\/+$/, '') || '/' : lower;
 }
 
 function hostConstraint(host: string): string | RegExp {

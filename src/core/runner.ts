@@ -106,6 +106,10 @@ export function match(listener: CompiledListener, ex: Exchange): CompiledRoute |
     }
   }
   if (found.kind === 'none') return new GatewayError('RAMPART_ROUTE_NOT_FOUND');
+  if (found.kind === 'ambiguous') {
+    const other = found.other ? `route ${found.other.info.id}` : 'another route';
+    return new GatewayError('RAMPART_ROUTE_NOT_FOUND', { reason: `path matches route ${found.matched.info.id} but differs from ${other} only by case or a trailing slash` });
+  }
   if (found.kind === 'method') {
     return new GatewayError('RAMPART_ROUTE_METHOD_NOT_ALLOWED', { headers: { allow: found.allow.join(', ') } });
   }

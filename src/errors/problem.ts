@@ -31,7 +31,12 @@ export class GatewayError extends Error {
       cause?: unknown;
     } = {},
   ) {
+    // A denial is an expected answer, not a fault: no stack trace (capturing one costs more than
+    // deciding most requests, and a trace never goes to a client or a log line anyway).
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(options.reason ?? code, options.cause === undefined ? undefined : { cause: options.cause });
+    Error.stackTraceLimit = limit;
     this.name = 'GatewayError';
     this.code = code;
     this.status = options.status ?? CATALOG[code].status;

@@ -19,6 +19,8 @@ export interface SecurityEvent {
   'rule.id'?: string;
   'source.ip'?: string;
   'user.id'?: string;
+  /** The issuer of the user (S3: a subject is unique only within its issuer). */
+  'user.domain'?: string;
   'client.id'?: string;
   'http.request.method'?: string;
   'url.path'?: string;

@@ -46,13 +46,27 @@ export function captureLogger(): { logger: Logger; lines: Array<Record<string, u
   return { logger, lines, raw: () => raw };
 }
 
-export async function startTestGateway(yaml: string, options: { files?: Record<string, string>; watch?: boolean; authn?: AuthnServices } = {}): Promise<TestGateway> {
+export interface StartOptions {
+  readonly files?: Record<string, string>;
+  readonly watch?: boolean;
+  readonly authn?: AuthnServices;
+  /** The clock policy conditions read (authz schedules, MFA freshness): Gateway.start({ clock }). */
+  readonly clock?: () => number;
+}
+
+export async function startTestGateway(yaml: string, options: StartOptions = {}): Promise<TestGateway> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'rampart-test-'));
   const configFile = path.join(dir, 'rampart.yaml');
   for (const [name, content] of Object.entries(options.files ?? {})) await writeFile(path.join(dir, name), content);
   await writeFile(configFile, yaml);
   const { logger, lines, raw } = captureLogger();
-  const gw = await Gateway.start({ configFile, logger, watch: options.watch ?? false, dataDir: path.join(dir, '.rampart'), ...(options.authn ? { authn: options.authn } : {}) });
+  let gw: Gateway;
+  try {
+    gw = await Gateway.start({ configFile, logger, watch: options.watch ?? false, dataDir: path.join(dir, '.rampart'), ...(options.authn ? { authn: options.authn } : {}), ...(options.clock ? { clock: options.clock } : {}) });
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
   const agents: Agent[] = [];
   const t: TestGateway = {
     gw,
@@ -99,7 +113,7 @@ export async function startTestGateway(yaml: string, options: { files?: Record<s
  * and anyone use routes that say `authn: { required: false }` — the policy those tests assumed
  * before default deny. Tests of authorization write their own policy.
  */
-export function withAuthenticatedPolicy(text: string): string {
+export function withAuthenticatedPolicy(text: string, extraRoles: readonly string[] = []): string {
   type Bindings = Array<{ roles: string[] }> | undefined;
   const doc = parseYaml(text) as {
     routes?: Array<{ id: string; authn?: { required?: boolean } }> | null;
@@ -114,7 +128,7 @@ export function withAuthenticatedPolicy(text: string): string {
   const closed = routes.filter((r) => r.authn?.required !== false).map((r) => r.id);
   // Roles the bindings name must exist (unknown roles are refused at load): declared, granting nothing.
   const a = doc.authentication;
-  const roles = new Set<string>();
+  const roles = new Set<string>(extraRoles);
   const add = (bs: Bindings) => bs?.forEach((b) => b.roles.forEach((r) => roles.add(r)));
   add(a?.builtin?.bindings);
   add(a?.apiKeys?.bindings);

@@ -30,8 +30,25 @@ const builtin = new TestBuiltinIssuer(BUILTIN, [API], [key]);
 before(async () => {
   // A vulnerable orders service: answers and changes any order for anyone.
   server = http.createServer((req, res) => {
+    // Like the demo services: nothing, /health included, without the gateway's identity.
+    if (typeof req.headers['rampart-identity'] !== 'string') {
+      res.writeHead(401, { 'content-type': 'application/json' }).end('{}');
+      return;
+    }
+    if (req.url === '/health') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+      return;
+    }
     seen.push({ method: req.method ?? '', url: req.url ?? '', identity: typeof req.headers['rampart-identity'] === 'string' });
     const id = decodeURIComponent((req.url ?? '').split('/')[2] ?? '');
+    if (id === 'o-slow') {
+      setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{"ownerId":"alice"}'), 1500);
+      return;
+    }
+    if (id === 'o-hidden') {
+      res.writeHead(403, { 'content-type': 'application/json' }).end('{}');
+      return;
+    }
     if (id === 'o-text') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('owner: alice');
       return;
@@ -57,7 +74,10 @@ before(async () => {
 listeners:
   - { name: public, port: 0, protocol: https, tls: { dev: true } }
 upstreams:
-  - { id: orders, targets: [{ url: "http://127.0.0.1:${port}" }], retries: { attempts: 0 } }
+  - id: orders
+    targets: [{ url: "http://127.0.0.1:${port}" }]
+    retries: { attempts: 0 }
+    health: { active: { path: /health, intervalMs: 200, unhealthyThreshold: 1 }, passive: { unhealthyThreshold: 3, ejectMs: 10000 } }
 authentication:
   accountCacheSeconds: 0
 routes:
@@ -134,4 +154,24 @@ test('a numeric owner equals its decimal text; an admin rule without lookup acts
   const a = await call('DELETE', 'o-2', 'admin');
   assert.equal(a.status, 204);
   assert.deepEqual(a.seen.map((s) => s.method), ['DELETE'], 'the rule without an obligation wins: no lookup');
+});
+
+test('a service that will not show the object (401/403) is answered like a missing one: 404', async () => {
+  const r = await call('DELETE', 'o-hidden', 'alice');
+  assert.equal(r.status, 404);
+  assert.equal(r.code, 'RAMPART_AUTHZ_NOT_FOUND');
+});
+
+test('health probes carry the gateway identity although the lookup route compiles first; a client that hangs up mid-lookup ejects nothing', async () => {
+  // The route with the lookup is the only route: its runtime is the one the health checks use.
+  await new Promise((r) => setTimeout(r, 700));
+  assert.equal((await call('DELETE', 'o-1', 'alice')).status !== 503, true, 'the target is not marked down by 401s to identity-less probes');
+  for (let i = 0; i < 3; i++) {
+    const ac = new AbortController();
+    const pending = t.fetch('/api/orders/o-slow', { method: 'DELETE', headers: { authorization: `Bearer ${token('alice')}` }, signal: ac.signal }).catch(() => undefined);
+    setTimeout(() => ac.abort(), 100);
+    await pending;
+  }
+  const after = await t.fetch('/api/orders/o-1', { headers: { authorization: `Bearer ${token('alice')}` } });
+  assert.equal(after.status, 200, 'no ejection, no open circuit: the next caller is served');
 });

@@ -26,7 +26,7 @@ authentication:
   denyList: { pollSeconds: 1 }
 routes:
   - { id: api, path: /api/echo, upstream: echo, stripPrefix: /api }
-`));
+`, ['reporting', 'reader']));
   // The test gateway keeps its data under <dir>/.rampart; the CLI finds it the documented way.
   process.env.RAMPART_DATA_DIR = path.join(t.dir, '.rampart');
 });

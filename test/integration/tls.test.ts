@@ -154,3 +154,45 @@ test('sslscan: no protocol below TLS 1.2 and no non-AEAD cipher on the gateway',
     assert.doesNotMatch(line, /SHA1?\s*$|CBC|RC4|DES|NULL|EXP/i, line);
   }
 });
+
+test('mTLS per server name: a certificate\'s own clientAuth requires client certificates on its names only', async () => {
+  const api = makeLeaf(ca, ['api.test'], { commonName: 'api.test' });
+  const partners = makeLeaf(ca, ['partners.test'], { commonName: 'partners.test' });
+  const g = await startTestGateway(`
+listeners:
+  - name: public
+    port: 0
+    protocol: https
+    tls:
+      certificates:
+        - { cert: api.crt, key: api.key }
+        - { cert: partners.crt, key: partners.key, clientAuth: { ca: client-ca.crt, required: true } }
+masterKey: { file: master.key }
+upstreams:
+  - id: echo
+    targets: [{ url: ${echo.url} }]
+routes:
+  - { id: open, path: /open, methods: [GET], upstream: echo }
+`, { files: { 'api.crt': api.certPem, 'api.key': api.keyPem, 'partners.crt': partners.certPem, 'partners.key': partners.keyPem, 'client-ca.crt': clientCa.certPem, 'master.key': randomBytes(32).toString('hex') } });
+  const get = async (name: string, cert?: Issued) => {
+    const agent = new Agent({ connect: { ca: ca.certPem, servername: name, ...(cert ? { cert: cert.certPem, key: cert.keyPem } : {}) } });
+    try {
+      const r = await request(`https://127.0.0.1:${g.port()}/open`, { dispatcher: agent, headers: { host: name } });
+      await r.body.text();
+      return r.statusCode;
+    } catch {
+      return 0; // the connection was closed after the handshake
+    } finally {
+      await agent.close();
+    }
+  };
+  try {
+    const client = makeLeaf(clientCa, ['client.test'], { usage: 'clientAuth', commonName: 'partner-a' });
+    assert.equal(await get('api.test'), 200, 'the public name needs no client certificate');
+    assert.equal(await get('partners.test'), 0, 'the partner name closes without one');
+    assert.equal(await get('partners.test', client), 200);
+    assert.equal(await get('partners.test', makeLeaf(makeCa('Other CA'), ['x.test'], { usage: 'clientAuth' })), 0);
+  } finally {
+    await g.close();
+  }
+});

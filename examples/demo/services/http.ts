@@ -36,6 +36,8 @@ export interface Caller {
   readonly claims: IdentityClaims;
   readonly anonymous: boolean;
   readonly admin: boolean;
+  /** May read every object (admin, or the back-office `reporting` role of API keys). */
+  readonly readsAll: boolean;
   /** The local user id when the caller is a local user; undefined for clients, keys, anonymous. */
   readonly userId: string | undefined;
 }
@@ -92,7 +94,17 @@ export function requireUser(caller: Caller): Reply | undefined {
   return undefined;
 }
 
+/** Reading endpoints: users, and callers that read everything (reporting keys). */
+export function requireReader(caller: Caller): Reply | undefined {
+  if (caller.readsAll) return undefined;
+  return requireUser(caller);
+}
+
 /** Object ownership (OWASP API1): a customer only their own, the admin role everything. */
+export function mayRead(caller: Caller, ownerId: string): boolean {
+  return caller.readsAll || mayAccess(caller, ownerId);
+}
+
 export function mayAccess(caller: Caller, ownerId: string): boolean {
   return caller.admin || (caller.userId !== undefined && caller.userId === ownerId);
 }
@@ -105,6 +117,7 @@ export function callerOf(claims: IdentityClaims, userIssuer: string | undefined)
     claims,
     anonymous,
     admin: !anonymous && roles.includes('admin'),
+    readsAll: !anonymous && (roles.includes('admin') || roles.includes('reporting')),
     userId: localUser ? claims.sub : undefined,
   });
 }

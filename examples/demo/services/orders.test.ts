@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { start } from './orders.ts';
 import { harness, principals } from './testing.ts';
 
-const { alice, bob, admin, anonymous, client } = principals;
+const { alice, bob, admin, anonymous, client, reportingKey } = principals;
 
 describe('orders service', () => {
   it('answers 401 without a valid Rampart-Identity, forged or missing', async (t) => {
@@ -30,6 +30,14 @@ describe('orders service', () => {
     });
     assert.equal((await h.call('GET', '/orders', { as: admin })).body.length, 4);
     assert.equal((await h.call('GET', '/orders', { as: client })).status, 403);
+  });
+
+  it('the reporting role (API keys) reads every order and changes none', async (t) => {
+    const h = await harness(t, 'orders', start);
+    assert.equal((await h.call('GET', '/orders', { as: reportingKey })).body.length, 4);
+    assert.equal((await h.call('GET', '/orders/o-2001', { as: reportingKey })).status, 200);
+    assert.equal((await h.call('DELETE', '/orders/o-2001', { as: reportingKey })).status, 403);
+    assert.equal((await h.call('PUT', '/orders/o-2001', { as: reportingKey, body: { items: [{ sku: 'MUG-003', quantity: 1 }] } })).status, 403);
   });
 
   it('GET /orders/{id}: alice cannot read bob\'s order (404, like a missing one)', async (t) => {

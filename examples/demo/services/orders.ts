@@ -11,8 +11,10 @@ import {
   checkObject,
   forbidden,
   mayAccess,
+  mayRead,
   notFound,
   problem,
+  requireReader,
   requireUser,
   runFromEnv,
   startService,
@@ -96,9 +98,9 @@ export function start(options: ServiceOptions): Promise<RunningService> {
   const orders = seedOrders();
 
   /** The order if the caller may touch it; 404 for missing and for someone else's alike. */
-  const owned = (caller: Caller, id: string): Order | undefined => {
+  const owned = (caller: Caller, id: string, may = mayAccess): Order | undefined => {
     const found = ORDER_ID.test(id) ? orders.get(id) : undefined;
-    return found !== undefined && mayAccess(caller, found.ownerId) ? found : undefined;
+    return found !== undefined && may(caller, found.ownerId) ? found : undefined;
   };
 
   const routes: Route[] = [
@@ -107,9 +109,9 @@ export function start(options: ServiceOptions): Promise<RunningService> {
       pattern: /^\/orders$/,
       methods: {
         GET: ({ caller }) => {
-          const denied = requireUser(caller);
+          const denied = requireReader(caller);
           if (denied !== undefined) return denied;
-          const mine = [...orders.values()].filter((o) => (caller.admin ? true : o.ownerId === caller.userId));
+          const mine = [...orders.values()].filter((o) => (caller.readsAll ? true : o.ownerId === caller.userId));
           return { status: 200, body: mine };
         },
         POST: async ({ caller, json }) => {
@@ -131,9 +133,9 @@ export function start(options: ServiceOptions): Promise<RunningService> {
       pattern: /^\/orders\/([^/]+)$/,
       methods: {
         GET: ({ caller, params: [id = ''] }) => {
-          const denied = requireUser(caller);
+          const denied = requireReader(caller);
           if (denied !== undefined) return denied;
-          const found = owned(caller, id);
+          const found = owned(caller, id, mayRead);
           return found === undefined ? notFound() : { status: 200, body: found };
         },
         PUT: async ({ caller, params: [id = ''], json }) => {

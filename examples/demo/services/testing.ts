@@ -31,6 +31,8 @@ export const principals = {
   anonymous: ANONYMOUS,
   /** A service client (client credentials) without the admin role. */
   client: { ...user('reporting', []), kind: 'client', clientId: 'reporting' } satisfies Principal,
+  /** An API key with the back-office `reporting` role: reads every order, changes none. */
+  reportingKey: { ...user('k-reports', ['reporting']), kind: 'key', keyId: 'k-reports', issuer: 'urn:rampart:api-keys' } satisfies Principal,
   /** An external IdP's user whose `sub` happens to be `alice` (S3). */
   externalAlice: { ...user('alice', ['customer']), issuer: 'https://idp.example.com' } satisfies Principal,
 };

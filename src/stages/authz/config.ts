@@ -204,16 +204,13 @@ export const authorizationSchema: JsonSchema = {
             },
           },
           mfa: {
-            oneOf: [
-              { type: 'boolean' },
-              {
-                type: 'object', additionalProperties: false,
-                properties: {
-                  amr: { type: 'array', minItems: 1, uniqueItems: true, maxItems: 20, items: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,32}$' } },
-                  maxAgeSeconds: { type: 'integer', minimum: 0, maximum: 31_536_000 },
-                },
-              },
-            ],
+            // true, or the settings (no oneOf: a typo inside gets "unknown key", not a riddle).
+            type: ['boolean', 'object'],
+            additionalProperties: false,
+            properties: {
+              amr: { type: 'array', minItems: 1, uniqueItems: true, maxItems: 20, items: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,32}$' } },
+              maxAgeSeconds: { type: 'integer', minimum: 0, maximum: 31_536_000 },
+            },
           },
           ownership: ownershipSchema,
           mode: { enum: ['enforce', 'shadow'] },

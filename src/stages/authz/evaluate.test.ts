@@ -215,10 +215,80 @@ test('schedule: days and hours in the policy\'s time zone, windows across midnig
   assert.equal(withinWindow({ days: undefined, from: 0, to: 1440, timeZone: 'UTC', text: '' }, Date.now()), true);
 });
 
-test('shadow: a rule in shadow mode lets its denial through and says so', () => {
-  const shadow = compilePolicy(parseConfig(yaml.replace('{ id: user-delete, route: user, methods: [DELETE], permissions: [users:delete], mfa: { maxAgeSeconds: 300 } }', '{ id: user-delete, route: user, methods: [DELETE], permissions: [users:delete], mode: shadow }'), 'rampart.yaml', '/tmp', STAGES).config).policy;
-  const v = decide(shadow, shadow.routes.get('user'), facts(alice, 'DELETE'));
-  assert.ok(v.allowed && v.shadowed?.rule?.id === 'user-delete' && v.shadowed.check === 'permissions');
+test('shadow rules never decide: they are evaluated beside the enforced ones and only logged', () => {
+  // A trial rule for the same method: alice's DELETE of a user stays denied by the enforced rule,
+  // even though the trial rule got further (ownership) before failing.
+  const withTrial = compilePolicy(parseConfig(yaml.replace(
+    '    - { id: user-delete,',
+    '    - { id: user-trial, route: user, methods: [DELETE], permissions: [orders:read], ownership: { request: [{ path: id }] }, mode: shadow }\n    - { id: user-delete,',
+  ), 'rampart.yaml', '/tmp', STAGES).config).policy;
+  const denied = decide(withTrial, withTrial.routes.get('user'), facts(alice, 'DELETE', { params: { id: 'bob' } }));
+  assert.ok(!denied.allowed && denied.failure.rule?.id === 'user-delete');
+  // A trial rule that would allow does not allow either.
+  const selfDelete = decide(withTrial, withTrial.routes.get('user'), facts(alice, 'DELETE', { params: { id: 'alice' } }));
+  assert.ok(!selfDelete.allowed);
+  // The enforced rule allows and the trial rule would deny: allowed, with the would-be denial.
+  const adminCall = decide(withTrial, withTrial.routes.get('user'), facts(admin, 'DELETE', { params: { id: 'bob' } }));
+  assert.ok(adminCall.allowed && adminCall.rule?.id === 'user-delete' && adminCall.shadowed?.rule?.id === 'user-trial');
+  // A method covered by shadow rules only is on trial: allowed, its would-be denial reported.
+  const trialOnly = compilePolicy(parseConfig(yaml.replace('{ id: user-delete, route: user, methods: [DELETE], permissions: [users:delete], mfa: { maxAgeSeconds: 300 } }', '{ id: user-delete, route: user, methods: [DELETE], permissions: [users:delete], mode: shadow }'), 'rampart.yaml', '/tmp', STAGES).config).policy;
+  const v = decide(trialOnly, trialOnly.routes.get('user'), facts(alice, 'DELETE'));
+  assert.ok(v.allowed && v.rule === undefined && v.shadowed?.rule?.id === 'user-delete' && v.shadowed.check === 'permissions');
+});
+
+test('query ownership reads the one value every framework agrees on: aliases, repeats and ";" fail closed', () => {
+  const analyst = user('ann', ['analyst'], { scopes: ['reports:run'] });
+  const q = (query: string) => verdict('search', facts(analyst, 'GET', { query }));
+  assert.ok(q('owner=ann&x=1').allowed);
+  for (const attack of ['owner=ann&owner[]=bob', 'owner=ann&owner%5B%5D=bob', 'owner=ann&+owner=bob', 'owner=ann&%20owner=bob', 'owner=ann&Owner=bob', 'owner=ann;owner=bob', 'x=1;owner=bob', 'owner=ann&owner=ann']) {
+    const v = q(attack);
+    assert.ok(!v.allowed && v.failure.check === 'ownership', attack);
+  }
+});
+
+test('numbers beyond 2^53 never match (they may already be another number once parsed)', () => {
+  const big = user('9007199254740992', ['customer']);
+  assert.ok(!verdict('batch', facts(big, 'POST', { body: { customer: { id: 9007199254740993 } } })).allowed);
+  assert.ok(verdict('batch', facts(big, 'POST', { body: { customer: { id: '9007199254740992' } } })).allowed);
+});
+
+test('a step-up is the answer when a rule would need only that, even if another rule got to ownership', () => {
+  const route = compilePolicy(parseConfig(yaml.replace(
+    '    - { id: user-delete,',
+    '    - { id: user-own-delete, route: user, methods: [DELETE], permissions: [orders:read], ownership: { request: [{ path: id }] } }\n    - { id: user-delete,',
+  ), 'rampart.yaml', '/tmp', STAGES).config).policy;
+  const stale = user('admin', ['admin'], { authTime: Math.floor(MONDAY_10 / 1000) - 3600 });
+  const v = decide(route, route.routes.get('user'), facts(stale, 'DELETE', { params: { id: 'bob' } }));
+  assert.ok(!v.allowed && v.failure.check === 'mfa' && v.failure.rule?.id === 'user-delete');
+});
+
+test('acr_values name the built-in server\'s ACR only to its own users', () => {
+  const external = user('admin', ['admin'], { issuer: 'https://idp.example.com', amr: ['pwd'] });
+  const v = verdict('user', facts(external, 'DELETE'));
+  assert.ok(!v.allowed && v.failure.check === 'mfa');
+  const challenge = toError(policy, v.failure, { principal: external }).headers['www-authenticate'] ?? '';
+  assert.match(challenge, /insufficient_user_authentication/);
+  assert.doesNotMatch(challenge, /acr_values/);
+});
+
+test('localTime: the answer kept for a UTC minute is that minute\'s, per zone, across a change of offset', () => {
+  // Paris springs forward at 01:00 UTC on 2026-03-29 (02:00 CET becomes 03:00 CEST).
+  assert.deepEqual(localTime('Europe/Paris', Date.parse('2026-03-29T00:59:30Z')), { day: 'sun', minutes: 119 });
+  assert.deepEqual(localTime('Europe/Paris', Date.parse('2026-03-29T00:59:59.999Z')), { day: 'sun', minutes: 119 });
+  assert.deepEqual(localTime('Europe/Paris', Date.parse('2026-03-29T01:00:00Z')), { day: 'sun', minutes: 180 });
+  assert.deepEqual(localTime('Europe/Paris', Date.parse('2026-03-29T00:59:45Z')), { day: 'sun', minutes: 119 }, 'a clock that steps back');
+  // The same instant in another zone is not the minute kept for Paris.
+  const t = Date.parse('2026-11-30T23:10:00Z');
+  assert.deepEqual(localTime('Europe/Paris', t), { day: 'tue', minutes: 10 });
+  assert.deepEqual(localTime('Asia/Kolkata', t), { day: 'tue', minutes: 4 * 60 + 40 });
+  assert.deepEqual(localTime('America/New_York', t), { day: 'mon', minutes: 18 * 60 + 10 });
+});
+
+test('localTime: an offset that is not a whole number of minutes is asked for every call', () => {
+  // Monrovia kept its local mean time (UTC−00:44:30) until 1972: UTC 12:00:10 is 11:15:40 there, 12:00:40 is 11:16:10.
+  assert.deepEqual(localTime('Africa/Monrovia', Date.parse('1970-06-01T12:00:40Z')), { day: 'mon', minutes: 11 * 60 + 16 });
+  assert.deepEqual(localTime('Africa/Monrovia', Date.parse('1970-06-01T12:00:10Z')), { day: 'mon', minutes: 11 * 60 + 15 });
+  assert.deepEqual(localTime('Africa/Monrovia', Date.parse('1970-06-01T12:00:50Z')), { day: 'mon', minutes: 11 * 60 + 16 });
 });
 
 test('roles are read from the principal on every decision: an unknown role grants nothing', () => {

@@ -18,7 +18,12 @@ import type { Day } from './config.ts';
 import { BUILTIN_ID } from '../authn/config.ts';
 
 export type CheckName = 'authenticated' | 'permissions' | 'scope' | 'network' | 'schedule' | 'mfa' | 'ownership';
-const RANK: Record<CheckName, number> = { authenticated: 0, permissions: 1, scope: 2, network: 3, schedule: 4, mfa: 5, ownership: 6 };
+/**
+ * How far a failing rule got. MFA ranks above ownership although it is checked before it: a
+ * step-up challenge is the one failure the caller can act on, so it is the answer when some rule
+ * would need only that.
+ */
+const RANK: Record<CheckName, number> = { authenticated: 0, permissions: 1, scope: 2, network: 3, schedule: 4, ownership: 5, mfa: 6 };
 
 export interface Facts {
   readonly principal: Principal;
@@ -60,15 +65,40 @@ export interface RuleTrace {
 }
 
 export type Verdict =
-  | { readonly allowed: true; readonly rule: CompiledRule; readonly shadowed?: undefined }
-  | { readonly allowed: true; readonly rule: CompiledRule | undefined; readonly shadowed: Failure }
+  | { readonly allowed: true; readonly rule: CompiledRule; readonly shadowed?: Failure }
+  | { readonly allowed: true; readonly rule: undefined; readonly shadowed: Failure }
   | { readonly allowed: false; readonly failure: Failure };
 
 const NO_RULES: readonly CompiledRule[] = [];
 
-/** Decides one request. `trace`, when given, receives every rule's checks (rampart policy explain). */
+/**
+ * Decides one request. `trace`, when given, receives every rule's checks (rampart policy explain).
+ *
+ * Shadow rules never decide (Envoy's shadow rules): the enforced rules of the route and method
+ * decide, and the shadow rules are evaluated beside them as the policy they would become — when
+ * they would deny what the enforced rules allow, the verdict carries that as `shadowed` (logged
+ * "would deny"). A method covered by shadow rules only is being rolled out: allowed, and its would-be
+ * denial reported. `authorization.mode: shadow` turns every denial into a logged allow.
+ */
 export function decide(policy: Policy, route: RoutePolicy | undefined, facts: Facts, trace?: RuleTrace[]): Verdict {
-  const rules = route?.byMethod.get(facts.method) ?? NO_RULES;
+  const enforced = route?.byMethod.get(facts.method) ?? NO_RULES;
+  const shadow = route?.shadowByMethod.get(facts.method);
+  const main = alternatives(policy, enforced, facts, trace);
+  const trial = shadow ? alternatives(policy, shadow, facts, trace) : undefined;
+  if (main.allowed) {
+    return trial && !trial.allowed ? { allowed: true, rule: main.allowed, shadowed: trial.failure } : { allowed: true, rule: main.allowed };
+  }
+  if (enforced.length === 0 && trial) {
+    return trial.allowed
+      ? { allowed: true, rule: trial.allowed }
+      : { allowed: true, rule: undefined, shadowed: trial.failure };
+  }
+  if (policy.mode === 'shadow') return { allowed: true, rule: undefined, shadowed: main.failure };
+  return { allowed: false, failure: main.failure };
+}
+
+/** Rules of one route and method as alternatives: the one that allows (fewest obligations), or the furthest failure. */
+function alternatives(policy: Policy, rules: readonly CompiledRule[], facts: Facts, trace: RuleTrace[] | undefined): { allowed: CompiledRule; failure?: undefined } | { allowed?: undefined; failure: Failure } {
   let best: Failure | undefined;
   let bestRank = -1;
   let allowed: CompiledRule | undefined;
@@ -81,84 +111,147 @@ export function decide(policy: Policy, route: RoutePolicy | undefined, facts: Fa
       if (!trace && !obliges(rule)) break;
       continue;
     }
-    const rank = f.check === 'no-rule' ? -1 : RANK[f.check];
+    const rank = RANK[f.check as CheckName] ?? -1;
     if (rank > bestRank) {
       best = f;
       bestRank = rank;
     }
   }
-  if (allowed) return { allowed: true, rule: allowed };
-  const failure: Failure = best ?? { rule: undefined, check: 'no-rule', reason: `no rule allows ${facts.method} on this route` };
-  if (policy.mode === 'shadow' || failure.rule?.mode === 'shadow') return { allowed: true, rule: failure.rule, shadowed: failure };
-  return { allowed: false, failure };
+  if (allowed) return { allowed };
+  return { failure: best ?? { rule: undefined, check: 'no-rule', reason: `no rule allows ${facts.method} on this route` } };
 }
 
+/**
+ * One rule against the facts. Without a trace (the gateway), nothing is built unless the rule
+ * fails: the details of passed checks are only for `rampart policy explain`.
+ */
 function evaluateRule(policy: Policy, rule: CompiledRule, f: Facts, checks: CheckResult[] | undefined): Failure | undefined {
   const p = f.principal;
-  const fail = (check: CheckName, reason: string, extra: Partial<Failure> = {}): Failure => {
-    checks?.push({ check, ok: false, detail: reason });
-    return { rule, check, reason, ...extra };
-  };
-  const pass = (check: CheckName, detail: string) => checks?.push({ check, ok: true, detail });
 
   if (rule.access === 'public') {
-    pass('authenticated', 'public: anyone');
+    if (checks) pass(checks, 'authenticated', 'public: anyone');
     return undefined;
   }
-  if (p.kind === 'anonymous') return fail('authenticated', 'no credentials');
-  pass('authenticated', `${p.kind}:${p.subject}`);
+  if (p.kind === 'anonymous') return fail(rule, checks, 'authenticated', 'no credentials');
+  if (checks) pass(checks, 'authenticated', `${p.kind}:${p.subject}`);
 
   if (rule.access === 'permissions') {
-    const missing = rule.permissions.filter((perm) => !granted(policy, p.roles, perm));
-    if (missing.length) return fail('permissions', `roles [${p.roles.join(', ')}] do not grant ${missing.join(', ')}`);
-    pass('permissions', `granted ${rule.permissions.join(', ')} by [${p.roles.join(', ')}]`);
+    if (!allGranted(policy, p.roles, rule.permissions)) {
+      const missing = rule.permissions.filter((perm) => !granted(policy, p.roles, perm));
+      return fail(rule, checks, 'permissions', `roles [${p.roles.join(', ')}] do not grant ${missing.join(', ')}`);
+    }
+    if (checks) pass(checks, 'permissions', `granted ${rule.permissions.join(', ')} by [${p.roles.join(', ')}]`);
     if (narrows(policy, p)) {
-      const lacking = rule.permissions.filter((perm) => !carried(policy, p.scopes, perm));
-      if (lacking.length) {
+      if (!allCarried(policy, p.scopes, rule.permissions)) {
+        const lacking = rule.permissions.filter((perm) => !carried(policy, p.scopes, perm));
         const needed = lacking.map((perm) => (policy.scopes.get(perm) ?? [perm])[0] as string);
-        return fail('scope', `the token's scopes do not carry ${lacking.join(', ')}`, { missingScopes: needed });
+        return fail(rule, checks, 'scope', `the token's scopes do not carry ${lacking.join(', ')}`, { missingScopes: needed });
       }
-      pass('scope', `token scopes carry ${rule.permissions.join(', ')}`);
+      if (checks) pass(checks, 'scope', `token scopes carry ${rule.permissions.join(', ')}`);
     }
   }
   if (rule.networks) {
-    if (!rule.networks.set.has(f.clientIp)) return fail('network', `${f.clientIp} is outside ${rule.networks.text.join(', ')}`);
-    pass('network', `${f.clientIp} in ${rule.networks.text.join(', ')}`);
+    if (!rule.networks.set.has(f.clientIp)) return fail(rule, checks, 'network', `${f.clientIp} is outside ${rule.networks.text.join(', ')}`);
+    if (checks) pass(checks, 'network', `${f.clientIp} in ${rule.networks.text.join(', ')}`);
   }
   if (rule.schedule) {
-    const inside = rule.schedule.find((w) => withinWindow(w, f.now));
-    if (!inside) return fail('schedule', `outside ${rule.schedule.map((w) => w.text).join('; ')}`);
-    pass('schedule', `within ${inside.text}`);
+    let inside: CompiledWindow | undefined;
+    for (const w of rule.schedule) {
+      if (withinWindow(w, f.now)) {
+        inside = w;
+        break;
+      }
+    }
+    if (!inside) return fail(rule, checks, 'schedule', `outside ${rule.schedule.map((w) => w.text).join('; ')}`);
+    if (checks) pass(checks, 'schedule', `within ${inside.text}`);
   }
   if (rule.mfa) {
-    const factor = p.amr.some((a) => rule.mfa?.amr.has(a));
-    const age = p.authTime === undefined ? undefined : Math.floor(f.now / 1000) - p.authTime;
-    const stale = rule.mfa.maxAge !== undefined && (age === undefined || age > rule.mfa.maxAge);
-    if (!factor || stale) {
-      const why = !factor ? `amr [${p.amr.join(', ')}] has none of ${[...rule.mfa.amr].join(', ')}` : age === undefined ? 'no auth_time' : `authenticated ${age} s ago, more than ${rule.mfa.maxAge} s`;
-      return fail('mfa', why, { stepUp: { factor: !factor, maxAge: rule.mfa.maxAge } });
+    const mfa = rule.mfa;
+    let factor = false;
+    for (const a of p.amr) {
+      if (mfa.amr.has(a)) {
+        factor = true;
+        break;
+      }
     }
-    pass('mfa', `amr [${p.amr.join(', ')}]${age !== undefined ? `, authenticated ${age} s ago` : ''}`);
+    const age = p.authTime === undefined ? undefined : Math.floor(f.now / 1000) - p.authTime;
+    // An auth_time in the future (beyond a minute of clock skew) proves nothing: stale.
+    const stale = mfa.maxAge !== undefined && (age === undefined || age > mfa.maxAge || age < -60);
+    if (!factor || stale) {
+      const why = !factor ? `amr [${p.amr.join(', ')}] has none of ${[...mfa.amr].join(', ')}` : age === undefined ? 'no auth_time' : `authenticated ${age} s ago, more than ${mfa.maxAge} s`;
+      return fail(rule, checks, 'mfa', why, { stepUp: { factor: !factor, maxAge: mfa.maxAge } });
+    }
+    if (checks) pass(checks, 'mfa', `amr [${p.amr.join(', ')}]${age !== undefined ? `, authenticated ${age} s ago` : ''}`);
   }
   if (rule.ownership && rule.ownership.request.length) {
     const o = rule.ownership;
     const mine = ownerValue(o, p, f.builtinIssuer);
-    if (mine === undefined) return fail('ownership', `the caller is not a ${o.kind} of issuer ${o.issuerId} with a ${o.attribute}`, { status: o.onMismatch });
+    if (mine === undefined) return fail(rule, checks, 'ownership', `the caller is not a ${o.kind} of issuer ${o.issuerId} with a ${o.attribute}`, { status: o.onMismatch });
     for (const v of o.request) {
-      const values = v.in === 'path' ? [f.params[v.name]] : v.in === 'query' ? new URLSearchParams(f.query).getAll(v.name) : [at(f.body, v.pointer ?? [])];
-      if (values.length === 0) return fail('ownership', `query parameter ${v.name} is missing`, { status: o.onMismatch });
-      for (const value of values) {
-        if (!sameOwner(value, mine)) return fail('ownership', `${v.in} ${v.name} is not the caller's ${o.attribute}`, { status: o.onMismatch });
+      let value: unknown;
+      if (v.in === 'path') value = f.params[v.name];
+      else if (v.in === 'body') value = at(f.body, v.pointer ?? []);
+      else {
+        const q = queryValue(f.query, v.name);
+        if (!q.ok) return fail(rule, checks, 'ownership', q.reason, { status: o.onMismatch });
+        value = q.value;
       }
+      if (!sameOwner(value, mine)) return fail(rule, checks, 'ownership', `${v.in} ${v.name} is not the caller's ${o.attribute}`, { status: o.onMismatch });
     }
-    pass('ownership', `${o.request.map((v) => `${v.in} ${v.name}`).join(', ')} = the caller's ${o.attribute}`);
+    if (checks) pass(checks, 'ownership', `${o.request.map((v) => `${v.in} ${v.name}`).join(', ')} = the caller's ${o.attribute}`);
   }
   return undefined;
+}
+
+/**
+ * The one value of a query parameter an ownership rule reads — read the way the strictest and the
+ * loosest upstream frameworks would agree on (S11: the upstream must see what was checked): exactly
+ * one occurrence; no other key that some framework reads as the same name (`owner[]` for qs and
+ * PHP, ` owner` with a leading space, `Owner` for ASP.NET, `owner.x`/`owner_x` mangling); no `;`
+ * separators (older Python and Go split on them).
+ */
+export function queryValue(query: string, name: string): { ok: true; value: string } | { ok: false; reason: string } {
+  if (query.includes(';')) return { ok: false, reason: 'a query with ";" is read differently by different frameworks' };
+  const canonical = aliasOf(name);
+  let value: string | undefined;
+  let count = 0;
+  for (const [k, v] of new URLSearchParams(query)) {
+    if (k === name) {
+      count++;
+      value = v;
+    } else if (aliasOf(k) === canonical) return { ok: false, reason: `query parameter "${k.slice(0, 40)}" aliases ${name}` };
+  }
+  if (count === 0) return { ok: false, reason: `query parameter ${name} is missing` };
+  if (count > 1) return { ok: false, reason: `query parameter ${name} is repeated` };
+  return { ok: true, value: value as string };
+}
+
+function aliasOf(key: string): string {
+  return key.trim().replace(/\[.*$/s, '').replace(/[.\s]/g, '_').toLowerCase();
 }
 
 /** The rule leaves work for later: a lookup before forwarding, or a check of the answer. */
 export function obliges(rule: CompiledRule): boolean {
   return rule.ownership !== undefined && (rule.ownership.response !== undefined || rule.ownership.lookup !== undefined);
+}
+
+function fail(rule: CompiledRule, checks: CheckResult[] | undefined, check: CheckName, reason: string, extra?: Partial<Failure>): Failure {
+  checks?.push({ check, ok: false, detail: reason });
+  return extra ? { rule, check, reason, ...extra } : { rule, check, reason };
+}
+
+function pass(checks: CheckResult[], check: CheckName, detail: string): void {
+  checks.push({ check, ok: true, detail });
+}
+
+function allGranted(policy: Policy, roles: readonly string[], permissions: readonly string[]): boolean {
+  for (const perm of permissions) if (!granted(policy, roles, perm)) return false;
+  return true;
+}
+
+function allCarried(policy: Policy, scopes: readonly string[], permissions: readonly string[]): boolean {
+  for (const perm of permissions) if (!carried(policy, scopes, perm)) return false;
+  return true;
 }
 
 export function granted(policy: Policy, roles: readonly string[], permission: string): boolean {
@@ -187,10 +280,13 @@ export function ownerValue(o: CompiledOwnership, p: Principal, builtinIssuer?: s
   return typeof claim === 'string' && claim !== '' ? claim : undefined;
 }
 
-/** Strings compare exactly; a finite number equals its decimal text; anything else never matches. */
+/**
+ * Strings compare exactly; a safe integer equals its decimal text (beyond 2^53 a JSON number may
+ * already be another number once parsed: 9007199254740993 reads as …992); anything else never matches.
+ */
 export function sameOwner(value: unknown, mine: string): boolean {
   if (typeof value === 'string') return value === mine;
-  if (typeof value === 'number' && Number.isFinite(value)) return String(value) === mine;
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value) === mine;
   return false;
 }
 
@@ -212,22 +308,65 @@ const formatters = new Map<string, Intl.DateTimeFormat>();
 const DAY_OF: Record<string, Day> = { Mon: 'mon', Tue: 'tue', Wed: 'wed', Thu: 'thu', Fri: 'fri', Sat: 'sat', Sun: 'sun' };
 const PREVIOUS: Record<Day, Day> = { mon: 'sun', tue: 'mon', wed: 'tue', thu: 'wed', fri: 'thu', sat: 'fri', sun: 'sat' };
 
-/** Weekday and minutes since midnight at `now` in a time zone. */
-export function localTime(timeZone: string, now: number): { day: Day; minutes: number } {
+export interface LocalTime {
+  readonly day: Day;
+  /** Minutes since local midnight. */
+  readonly minutes: number;
+}
+
+/** The last millisecond a Date can hold (ECMA-262 §21.4.1.1). */
+const MAX_TIME = 8.64e15;
+
+/** Per time zone, the local time of the last UTC minute asked for (schedules ask every request). */
+const lastMinute = new Map<string, { readonly utcMinute: number; readonly local: LocalTime }>();
+
+/**
+ * Weekday and minutes since midnight at `now` in a time zone. `Intl` is slow (~2 µs a call), so
+ * the answer is kept for the rest of the UTC minute when the whole minute is one local minute:
+ * its first millisecond is local second 0 and its last is second 59 of the same local minute. That
+ * holds unless the zone's offset is not a whole number of minutes (historical local mean times)
+ * or changes inside that minute; then each call asks `Intl`.
+ */
+export function localTime(timeZone: string, now: number): LocalTime {
+  const utcMinute = Math.floor(now / 60_000);
+  const last = lastMinute.get(timeZone);
+  if (last !== undefined && last.utcMinute === utcMinute) return last.local;
+  const f = formatterFor(timeZone);
+  const start = utcMinute * 60_000;
+  if (start >= -MAX_TIME && start + 59_999 <= MAX_TIME) {
+    const first = parts(f, start);
+    const end = parts(f, start + 59_999);
+    if (first.second === 0 && end.second === 59 && first.day === end.day && first.minutes === end.minutes) {
+      const local: LocalTime = Object.freeze({ day: first.day, minutes: first.minutes });
+      lastMinute.set(timeZone, { utcMinute, local });
+      return local;
+    }
+  }
+  const at = parts(f, now);
+  return { day: at.day, minutes: at.minutes };
+}
+
+function formatterFor(timeZone: string): Intl.DateTimeFormat {
   let f = formatters.get(timeZone);
   if (!f) {
-    f = new Intl.DateTimeFormat('en-US', { timeZone, weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+    f = new Intl.DateTimeFormat('en-US', { timeZone, weekday: 'short', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
     formatters.set(timeZone, f);
   }
+  return f;
+}
+
+function parts(f: Intl.DateTimeFormat, at: number): { day: Day; minutes: number; second: number } {
   let day: Day = 'mon';
   let h = 0;
   let m = 0;
-  for (const part of f.formatToParts(now)) {
+  let second = 0;
+  for (const part of f.formatToParts(at)) {
     if (part.type === 'weekday') day = DAY_OF[part.value] ?? 'mon';
     else if (part.type === 'hour') h = Number(part.value);
     else if (part.type === 'minute') m = Number(part.value);
+    else if (part.type === 'second') second = Number(part.value);
   }
-  return { day, minutes: h * 60 + m };
+  return { day, minutes: h * 60 + m, second };
 }
 
 export function withinWindow(w: CompiledWindow, now: number): boolean {

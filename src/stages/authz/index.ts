@@ -19,9 +19,10 @@ import { policyOf, type CompiledOwnership, type CompiledRule, type Policy } from
 import { decide, ownerValue, type Failure } from './evaluate.ts';
 import { checkResponseOwner } from './response.ts';
 import { lookupOwner, type LookupDeps } from './lookup.ts';
-import { upstreamRuntime } from '../proxy/upstream.ts';
+import { sharedUpstream } from '../proxy/upstream.ts';
+import { proxyStage } from '../proxy/index.ts';
+import { mergeStageConfig } from '../../config/merge.ts';
 
-const FORM = /^application\/x-www-form-urlencoded\s*(?:;|$)/i;
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
 export const authzStage: StageModule<AuthzStageConfig> = {
@@ -36,20 +37,23 @@ export const authzStage: StageModule<AuthzStageConfig> = {
     const clock = env.clock;
     const builtinIssuer = env.root.authServer ? undefined : env.authn?.builtin?.issuer;
     const maxResponseBytes = env.upstream?.maxResponseBytes ?? 8 * 1024 * 1024;
-    const lookups: LookupDeps | undefined = route?.lookups && env.upstream
-      ? { upstream: upstreamRuntime(env.upstream, env.keeper, env.logger), identity: env.identity, generation: env.generation }
-      : undefined;
+    let lookups: LookupDeps | undefined;
+    if (route?.lookups && env.upstream) {
+      const proxy = mergeStageConfig(proxyStage.defaults, env.root.defaults.proxy, env.upstream.defaults?.proxy, env.route?.proxy);
+      lookups = {
+        upstream: sharedUpstream(env, env.upstream), identity: env.identity, generation: env.generation,
+        log: env.logger.child({ stage: 'authz', route: routeId }),
+        preserveHost: proxy.preserveHost, headersMs: proxy.timeouts?.headersMs ?? env.upstream.timeouts.headersMs, bodyMs: proxy.timeouts?.bodyMs ?? env.upstream.timeouts.bodyMs,
+      };
+    }
+    // The route's `authz.mode: shadow` lets every denial through, reported as "would deny" with its rule.
+    const routeShadow = config.mode === 'shadow';
     if (config.mode === 'shadow') env.logger.warn({ route: routeId }, 'authz.mode: shadow — denials on this route are only logged');
 
     return {
       name: 'authz',
       mode: config.mode,
       async onRequest(ctx) {
-        // `_method` in a form body is a method override (OWASP API5), like the headers hygiene drops.
-        if (ctx.method !== 'GET' && ctx.method !== 'HEAD' && FORM.test(String(ctx.headers['content-type'] ?? ''))) {
-          const form = new URLSearchParams((await ctx.body()).toString('latin1'));
-          if (form.has('_method')) return deny(new GatewayError('RAMPART_HYGIENE_METHOD_OVERRIDE', { detail: 'A `_method` field does not change the request method.', reason: '_method in a form body' }));
-        }
         // Ownership by a body value reads the core's one JSON parse; a body that is not JSON has no
         // owner value, and the rule fails closed.
         let body: unknown;
@@ -64,19 +68,39 @@ export const authzStage: StageModule<AuthzStageConfig> = {
         const verdict = decide(policy, route, { principal: ctx.principal, method: ctx.method, clientIp: ctx.clientIp, params: ctx.params, query: ctx.query, now: clock(), body, ...(builtinIssuer ? { builtinIssuer } : {}) });
         if (!verdict.allowed) {
           const error = toError(policy, verdict.failure, ctx);
-          event(ctx, 'authz.denied', 'failure', verdict.failure, error.status);
+          if (routeShadow) {
+            event(ctx, 'authz.would_deny', 'unknown', verdict.failure, error);
+            return next({ annotations: { 'authz.rule': verdict.failure.rule?.id, 'authz.decision': 'would-deny' } });
+          }
+          event(ctx, 'authz.denied', 'failure', verdict.failure, error);
           return deny(error);
         }
-        if (verdict.shadowed) {
-          event(ctx, 'authz.would_deny', 'unknown', verdict.shadowed, toError(policy, verdict.shadowed, ctx).status);
-          return next({ annotations: { 'authz.rule': verdict.rule?.id, 'authz.decision': 'would-deny' } });
-        }
+        if (verdict.shadowed) event(ctx, 'authz.would_deny', 'unknown', verdict.shadowed, toError(policy, verdict.shadowed, ctx));
+        const decision = verdict.shadowed ? 'would-deny' : 'allow';
         const rule = verdict.rule;
-        if (rule.ownership?.lookup && lookups) {
+        if (!rule) return next({ annotations: { 'authz.decision': decision, ...(verdict.shadowed?.rule ? { 'authz.rule': verdict.shadowed.rule.id } : {}) } });
+        // Obligations of a rule on trial (shadow) are checked and logged, never enforced.
+        const trial = routeShadow || policy.mode === 'shadow' || rule.mode === 'shadow';
+        const refuse = (failure: Failure, error: GatewayError) => {
+          if (trial) {
+            event(ctx, 'authz.would_deny', 'unknown', failure, error);
+            return next({ annotations: { 'authz.rule': rule.id, 'authz.decision': 'would-deny' } });
+          }
+          event(ctx, 'authz.denied', 'failure', failure, error);
+          return deny(error);
+        };
+        // An upgraded connection's answer is a stream: an owner check of it cannot be made.
+        if (rule.ownership?.response && ctx.headers.upgrade !== undefined) {
+          const reason = 'the answer of an upgrade cannot be checked for its owner';
+          return refuse({ rule, check: 'ownership', reason, status: rule.ownership.onMismatch }, ownershipError(rule.ownership, rule, reason));
+        }
+        if (rule.ownership?.lookup) {
           const owner = ownerValue(rule.ownership, ctx.principal, builtinIssuer);
           const found = owner === undefined
             ? { ok: false as const, kind: 'mismatch' as const, reason: 'the caller has no owner value' }
-            : await lookupOwner(rule.ownership, owner, ctx, lookups);
+            : lookups
+              ? await lookupOwner(rule.ownership, owner, ctx, lookups)
+              : { ok: false as const, kind: 'unverified' as const, reason: 'no upstream to look the object up in' };
           if (!found.ok) {
             const failure: Failure = { rule, check: 'ownership', reason: found.reason, status: rule.ownership.onMismatch };
             const error = found.kind === 'unverified'
@@ -84,15 +108,10 @@ export const authzStage: StageModule<AuthzStageConfig> = {
               : found.kind === 'missing'
                 ? new GatewayError('RAMPART_AUTHZ_NOT_FOUND', { reason: `rule ${rule.id}: ${found.reason}`, ruleId: rule.id })
                 : ownershipError(rule.ownership, rule, found.reason);
-            if (policy.mode === 'shadow' || rule.mode === 'shadow') {
-              event(ctx, 'authz.would_deny', 'unknown', failure, error.status);
-              return next({ annotations: { 'authz.rule': rule.id, 'authz.decision': 'would-deny' } });
-            }
-            event(ctx, 'authz.denied', 'failure', failure, error.status);
-            return deny(error);
+            return refuse(failure, error);
           }
         }
-        return next({ annotations: allowed(rule) });
+        return next({ annotations: passed(rule, decision) });
       },
       async onResponse(ctx, response) {
         const rule = ctx.annotations.get('authz.obligation') as CompiledRule | undefined;
@@ -106,12 +125,12 @@ export const authzStage: StageModule<AuthzStageConfig> = {
         const failure: Failure = { rule, check: 'ownership', reason: `response: ${checked.reason}`, status: o.onMismatch };
         const error = checked.kind === 'unverified'
           ? new GatewayError('RAMPART_AUTHZ_RESPONSE_UNVERIFIED', { reason: `rule ${rule.id}: response ${checked.reason}`, ruleId: rule.id })
-          : ownershipError(o, rule, failure.reason);
-        if (policy.mode === 'shadow' || rule.mode === 'shadow') {
-          event(ctx, 'authz.would_deny', 'unknown', failure, error.status);
+          : responseMismatch(o, rule, failure.reason);
+        if (routeShadow || policy.mode === 'shadow' || rule.mode === 'shadow') {
+          event(ctx, 'authz.would_deny', 'unknown', failure, error);
           return next();
         }
-        event(ctx, 'authz.denied', 'failure', failure, error.status);
+        event(ctx, 'authz.denied', 'failure', failure, error);
         return deny(error);
       },
       onLog(ctx, entry) {
@@ -124,15 +143,22 @@ export const authzStage: StageModule<AuthzStageConfig> = {
   },
 };
 
-/** The annotations of an allowing rule, built once per rule (they are read-only). */
-const allowedAnnotations = new WeakMap<CompiledRule, Readonly<Record<string, unknown>>>();
-function allowed(rule: CompiledRule): Readonly<Record<string, unknown>> {
-  let a = allowedAnnotations.get(rule);
-  if (a === undefined) {
-    a = Object.freeze({ 'authz.rule': rule.id, 'authz.decision': 'allow', ...(rule.ownership?.response ? { 'authz.obligation': rule } : {}) });
-    allowedAnnotations.set(rule, a);
-  }
-  return a;
+/** The annotations of a rule that let the request through, built once per rule and decision (read-only). */
+const passedAnnotations = new WeakMap<CompiledRule, Partial<Record<'allow' | 'would-deny', Readonly<Record<string, unknown>>>>>();
+function passed(rule: CompiledRule, decision: 'allow' | 'would-deny'): Readonly<Record<string, unknown>> {
+  let byDecision = passedAnnotations.get(rule);
+  if (byDecision === undefined) passedAnnotations.set(rule, (byDecision = {}));
+  return (byDecision[decision] ??= Object.freeze({ 'authz.rule': rule.id, 'authz.decision': decision, ...(rule.ownership?.response ? { 'authz.obligation': rule } : {}) }));
+}
+
+/**
+ * A foreign answer. With 404: exactly what a missing object looks like through the gateway (a
+ * masked upstream 404), so that the answer does not tell a foreign object from a missing one.
+ */
+export function responseMismatch(o: CompiledOwnership, rule: CompiledRule, reason: string): GatewayError {
+  return o.onMismatch === 404
+    ? new GatewayError('RAMPART_UPSTREAM_REJECTED', { status: 404, reason: `rule ${rule.id}: ${reason}`, ruleId: rule.id })
+    : ownershipError(o, rule, reason);
 }
 
 function ownershipError(o: CompiledOwnership, rule: CompiledRule, reason: string): GatewayError {
@@ -153,7 +179,8 @@ export function toError(policy: Policy, f: Failure, ctx: Pick<RequestContext, 'p
       // A key or a client cannot present a second factor: stepping up is for users.
       if (ctx.principal.kind === 'user' && f.stepUp) {
         return withRule(stepUpRequired(policy.realm, {
-          ...(f.stepUp.factor && policy.mfaAcr ? { acrValues: [policy.mfaAcr] } : {}),
+          // The built-in server's ACR means something only to it; other issuers get max_age alone.
+          ...(f.stepUp.factor && policy.mfaAcr && ctx.principal.issuer === policy.builtinIssuer ? { acrValues: [policy.mfaAcr] } : {}),
           ...(f.stepUp.maxAge !== undefined ? { maxAge: f.stepUp.maxAge } : {}),
         }));
       }
@@ -165,16 +192,17 @@ export function toError(policy: Policy, f: Failure, ctx: Pick<RequestContext, 'p
   }
 }
 
-function event(ctx: RequestContext, action: string, outcome: 'failure' | 'unknown', f: Failure, status: number): void {
+function event(ctx: RequestContext, action: string, outcome: 'failure' | 'unknown', f: Failure, error: GatewayError): void {
   const p = ctx.principal;
   publishSecurityEvent({
     'event.kind': 'event', 'event.category': ['iam'], 'event.action': action, 'event.outcome': outcome,
     'event.reason': f.reason,
     ...(f.rule ? { 'rule.id': f.rule.id } : {}),
-    ...(p.kind === 'user' ? { 'user.id': p.subject } : {}),
+    // S3: a subject is only unique within its issuer (ECS user.domain).
+    ...(p.kind === 'user' ? { 'user.id': p.subject, 'user.domain': p.issuer } : {}),
     ...(p.clientId ?? (p.kind === 'client' ? p.subject : undefined) ? { 'client.id': p.clientId ?? p.subject } : {}),
     'source.ip': ctx.clientIp, 'http.request.method': ctx.method, 'url.path': ctx.path, 'trace.id': ctx.traceId,
-    'http.response.status_code': status,
+    'http.response.status_code': error.status, 'rampart.code': error.code,
     ...(ctx.route ? { 'rampart.route': ctx.route.id } : {}),
   });
 }

@@ -1,20 +1,27 @@
 /**
  * Ownership by lookup (OWASP API1 for writes): before `PUT /orders/42` or `DELETE /orders/42`
  * goes upstream, the gateway asks the same upstream for the object — `GET /orders/42` with the
- * caller's Rampart-Identity, through the proxy's own pools, breaker and timeouts (shared through
- * the keeper) — and lets the change through only when the object's owner field is the caller's.
- * Checking the answer after a DELETE would be too late.
+ * caller's Rampart-Identity and the headers the write itself would carry (Host per
+ * `proxy.preserveHost`, X-Forwarded-*, the route's timeouts), through the proxy's own pools, breaker
+ * and health (shared through the keeper) — and lets the change through only when the object's
+ * owner field is the caller's. Checking the answer after a DELETE would be too late.
  *
- * The outcome: the owner matches; the object does not exist (404/410: answered as the rule's
- * mismatch status, so nobody learns which ids exist); or it cannot be told (another status, not
- * JSON, no owner field, no target, a timeout) — refused, never forwarded unchecked.
+ * The outcome: the owner matches; the object does not exist or the service will not show it to
+ * this caller (404/410, 401/403: answered as the rule's mismatch, so nobody learns which ids
+ * exist); or it cannot be told (another status, not JSON, no owner field, no target, a timeout) —
+ * refused, never forwarded unchecked.
+ *
+ * Not atomic: the object can change owner between the lookup and the write (docs/authz.md).
  */
 import type { Dispatcher } from 'undici';
+import type { Logger } from 'pino';
 import type { RequestContext } from '../../core/context.ts';
 import type { IdentityTokens } from '../../core/identity-port.ts';
 import { parseJson } from '../../core/body/json.ts';
 import { RESPONSE_JSON_LIMITS } from '../../core/body/response.ts';
 import type { UpstreamRuntime } from '../proxy/upstream.ts';
+import { classify } from '../proxy/errors.ts';
+import { upstreamRequestHeaders } from '../proxy/request-headers.ts';
 import { at, sameOwner } from './evaluate.ts';
 import type { CompiledOwnership } from './policy.ts';
 
@@ -26,16 +33,31 @@ export interface LookupDeps {
   readonly upstream: UpstreamRuntime;
   readonly identity: IdentityTokens;
   readonly generation: number;
+  /** The route's proxy settings that shape the request: Host, timeouts. */
+  readonly preserveHost: boolean;
+  readonly headersMs: number;
+  readonly bodyMs: number;
+  readonly log: Pick<Logger, 'warn'>;
 }
 
 export function lookupPath(template: string, params: Readonly<Record<string, string>>): string | undefined {
   let missing = false;
   const path = template.replace(/\{([^}]*)\}/g, (_, name: string) => {
     const v = params[name];
-    if (v === undefined) missing = true;
+    if (v === undefined || v === '') missing = true;
     return encodeURIComponent(v ?? '');
   });
   return missing ? undefined : path;
+}
+
+/** Headers of a bodiless GET: what the write carries (minus its body's), never the client's conditionals. */
+function lookupHeaders(ctx: RequestContext, token: string): Record<string, string | string[]> {
+  const h = upstreamRequestHeaders(ctx, { forwardCredentials: false, identityToken: token, wholeAnswer: true });
+  for (const name of ['content-length', 'content-type', 'content-encoding', 'transfer-encoding', 'expect']) delete h[name];
+  h.accept = 'application/json';
+  // The answer is read here, not by the client: uncompressed, whatever the client accepts.
+  h['accept-encoding'] = 'identity';
+  return h;
 }
 
 export async function lookupOwner(o: CompiledOwnership, owner: string, ctx: RequestContext, deps: LookupDeps): Promise<LookupOutcome> {
@@ -54,25 +76,50 @@ export async function lookupOwner(o: CompiledOwnership, owner: string, ctx: Requ
     res = await target.pool.request({
       method: 'GET',
       path,
-      headers: { host: target.authority, accept: 'application/json', 'rampart-identity': token, traceparent: ctx.traceparent },
+      headers: { ...lookupHeaders(ctx, token), host: deps.preserveHost ? ctx.host : target.authority },
       signal: ctx.signal,
-      headersTimeout: up.config.timeouts.headersMs,
-      bodyTimeout: up.config.timeouts.bodyMs,
+      headersTimeout: deps.headersMs,
+      bodyTimeout: deps.bodyMs,
     });
   } catch (err) {
-    up.breaker.record(permit, false);
-    up.observe(target, false, 'lookup failed');
-    return { ok: false, kind: 'unverified', reason: `lookup ${path}: ${(err as { code?: string }).code ?? 'request failed'}` };
+    // The client going away is not the upstream's fault: the permit goes back, health untouched.
+    const failure = ctx.signal.aborted ? undefined : classify(err);
+    if (failure?.upstreamFault) {
+      up.breaker.record(permit, false);
+      up.observe(target, false, `lookup: ${failure.error.reason ?? failure.error.code}`);
+    } else up.breaker.release(permit);
+    return { ok: false, kind: 'unverified', reason: `lookup ${path}: ${ctx.signal.aborted ? 'client gone' : (failure?.error.reason ?? 'request failed')}` };
   }
-  up.breaker.record(permit, res.statusCode < 500);
+  // Settled once the answer is read, like the proxy's own requests (respond.ts): a body that
+  // breaks off counts against the upstream, a 5xx too; passive health sees every lookup.
+  let settled = false;
+  const settle = (ok: boolean, reason: string) => {
+    if (settled) return;
+    settled = true;
+    up.breaker.record(permit, ok);
+    up.observe(target, ok, reason);
+  };
   try {
-    if (res.statusCode === 404 || res.statusCode === 410) return { ok: false, kind: 'missing', reason: `lookup ${path}: ${res.statusCode}` };
-    if (res.statusCode < 200 || res.statusCode >= 300) return { ok: false, kind: 'unverified', reason: `lookup ${path}: status ${res.statusCode}` };
+    const status = res.statusCode;
+    if (status >= 500) {
+      settle(false, `lookup: ${status}`);
+      return { ok: false, kind: 'unverified', reason: `lookup ${path}: status ${status}` };
+    }
+    if (status < 200 || status >= 300) settle(true, 'lookup answered');
+    if (status === 401 || status === 403) {
+      // Answered like a missing object (no id enumeration); logged, since it may also mean the
+      // service does not accept the gateway's identity.
+      deps.log.warn({ requestId: ctx.requestId, path, status }, 'ownership lookup refused by the upstream: answered as not found');
+      return { ok: false, kind: 'missing', reason: `lookup ${path}: ${status}` };
+    }
+    if (status === 404 || status === 410) return { ok: false, kind: 'missing', reason: `lookup ${path}: ${status}` };
+    if (status < 200 || status >= 300) return { ok: false, kind: 'unverified', reason: `lookup ${path}: status ${status}` };
     const type = String(res.headers['content-type'] ?? '');
     if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)) return { ok: false, kind: 'unverified', reason: `lookup ${path}: not JSON` };
     const enc = res.headers['content-encoding'];
     if (enc !== undefined && String(enc).toLowerCase() !== 'identity') return { ok: false, kind: 'unverified', reason: `lookup ${path}: encoded body` };
     const bytes = await readCapped(res.body, up.config.maxResponseBytes);
+    settle(true, 'lookup answered');
     if (!bytes) return { ok: false, kind: 'unverified', reason: `lookup ${path}: body too large` };
     let value: unknown;
     try {
@@ -83,8 +130,16 @@ export async function lookupOwner(o: CompiledOwnership, owner: string, ctx: Requ
     const v = at(value, spec.field);
     if (v === undefined) return { ok: false, kind: 'unverified', reason: `lookup ${path}: no ${spec.field.join('.')}` };
     return sameOwner(v, owner) ? { ok: true } : { ok: false, kind: 'mismatch', reason: `lookup ${path}: the object belongs to someone else` };
+  } catch (err) {
+    if (ctx.signal.aborted) {
+      if (!settled) up.breaker.release(permit); // the client left: not the upstream's doing
+      settled = true;
+    } else settle(false, 'lookup body failed');
+    return { ok: false, kind: 'unverified', reason: `lookup ${path}: ${classify(err).error.reason ?? 'body not received'}` };
   } finally {
-    // Whatever was not read is discarded, so the connection goes back to the pool.
+    // Early answers (not JSON, encoded) settle as answered; the rest is discarded so the
+    // connection goes back to the pool.
+    settle(true, 'lookup answered');
     res.body.dump().catch(() => {});
   }
 }

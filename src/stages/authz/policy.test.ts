@@ -135,7 +135,7 @@ test('no credential source and no authorization section: authorization is off (e
   const config = load(head.replace('authentication:\n  apiKeys: { enabled: true }\n', ''));
   const { policy, issues } = compilePolicy(config);
   assert.equal(policy.enabled, false);
-  assert.deepEqual(issues, []);
+  assert.deepEqual(issues.map((i) => `${i.severity}: ${i.message}`), ['warning: no credential source and no authorization section: every route is public to anonymous callers (add an authorization section with public: true rules to say so)']);
 });
 
 test('bad conditions are named: CIDR, time zone, empty window', () => {
@@ -152,4 +152,58 @@ test('bad conditions are named: CIDR, time zone, empty window', () => {
   assert.match(out, /rules\[0\]\.networks\[0\]: "10\.0\.0\.0\/33" is not an IP address or CIDR range/);
   assert.match(out, /rules\[0\]\.schedule\[0\]: from and to are equal/);
   assert.match(out, /rules\[0\]\.schedule\[1\]\.timeZone: unknown time zone "Moon\/Base"/);
+});
+
+test('a route that accepts WebSocket upgrades cannot have a response-ownership rule (its answer is a stream)', () => {
+  const out = problems(`${head.replace('methods: [GET, DELETE], upstream: up }', 'methods: [GET, DELETE], upstream: up, websocket: true }')}authorization:
+  permissions: { orders:read: {} }
+  roles: { customer: { permissions: [orders:read] } }
+  rules:
+    - { id: list, route: orders, permissions: [orders:read] }
+    - { id: one, route: order, permissions: [orders:read], ownership: { response: { field: ownerId } } }
+`).join('\n');
+  assert.match(out, /rules\[1\]\.ownership\.response: route "order" accepts WebSocket upgrades/);
+});
+
+test('HEAD does not borrow GET rules that must read the answer; public rules that make others moot are warned', () => {
+  const config = load(`${head}authorization:
+  permissions: { orders:read: {}, orders:manage: {} }
+  roles: { customer: { permissions: [orders:read] }, admin: { permissions: [orders:read, orders:manage] } }
+  rules:
+    - { id: own, route: order, methods: [GET], permissions: [orders:read], ownership: { response: { field: ownerId } } }
+    - { id: any, route: order, methods: [GET], permissions: [orders:manage] }
+    - { id: del, route: order, methods: [DELETE], permissions: [orders:manage] }
+    - { id: open, route: orders, public: true }
+    - { id: moot, route: orders, methods: [GET], permissions: [orders:read] }
+`);
+  const { policy, issues } = compilePolicy(config);
+  assert.deepEqual(policy.routes.get('order')?.byMethod.get('HEAD')?.map((r) => r.id), ['any']);
+  assert.ok(issues.some((i) => i.severity === 'warning' && /rule "open" makes GET \/orders public: rule\(s\) "moot" never decide there/.test(i.message)));
+});
+
+test('methods covered by shadow rules only are warned as open while on trial', () => {
+  const { issues } = compilePolicy(load(`${head}authorization:
+  permissions: { orders:read: {} }
+  roles: { customer: { permissions: [orders:read] } }
+  rules:
+    - { id: a, routes: [orders, order], methods: [GET, POST], permissions: [orders:read] }
+    - { id: b, route: order, methods: [DELETE], permissions: [orders:read], mode: shadow }
+`));
+  assert.ok(issues.some((i) => i.severity === 'warning' && /route "order": DELETE covered by shadow rules only/.test(i.message)));
+});
+
+test('a shadow GET rule never opens a derived HEAD that no enforced rule covers', () => {
+  const { policy } = compilePolicy(load(`${head}authorization:
+  permissions: { orders:read: {} }
+  roles: { customer: { permissions: [orders:read] } }
+  rules:
+    - { id: list, route: orders, permissions: [orders:read] }
+    - { id: own, route: order, methods: [GET], permissions: [orders:read], ownership: { response: { field: ownerId } } }
+    - { id: trial, route: order, methods: [GET], permissions: [orders:read], mode: shadow }
+    - { id: del, route: order, methods: [DELETE], permissions: [orders:read] }
+`));
+  const order = policy.routes.get('order');
+  assert.equal(order?.byMethod.has('HEAD'), false);
+  assert.equal(order?.shadowByMethod.has('HEAD'), false);
+  assert.equal(order?.publicMethods.has('HEAD'), false);
 });

@@ -62,9 +62,11 @@ export interface CompiledRule {
 
 export interface RoutePolicy {
   readonly routeId: string;
-  /** Method → the rules that may allow it, in config order. HEAD falls back to GET's rules. */
+  /** Method → the enforced rules that may allow it, in config order. HEAD falls back to GET's rules. */
   readonly byMethod: ReadonlyMap<string, readonly CompiledRule[]>;
-  /** Methods some public rule allows (authn lets anonymous callers through on these). */
+  /** Method → the shadow rules: evaluated beside the enforced ones, logged, never deciding. */
+  readonly shadowByMethod: ReadonlyMap<string, readonly CompiledRule[]>;
+  /** Methods some public rule allows, or only shadow rules cover (authn lets anonymous callers through on these). */
   readonly publicMethods: ReadonlySet<string>;
   /** Methods whose rules read the JSON body (ownership by body value). */
   readonly bodyMethods: ReadonlySet<string>;
@@ -89,6 +91,8 @@ export interface Policy {
   readonly rules: readonly CompiledRule[];
   /** ACR value of a two-factor login at the built-in server, for step-up challenges. */
   readonly mfaAcr: string | undefined;
+  /** The built-in server's issuer URL, when configured. */
+  readonly builtinIssuer: string | undefined;
 }
 
 export interface CompiledPolicy {
@@ -217,6 +221,7 @@ export function compilePolicy(root: RootConfig): CompiledPolicy {
       requiredPermissions.add(perm);
     }
     if (r.public && (r.mfa || r.ownership)) err(p(), 'a public rule cannot require MFA or ownership: there is no principal to check');
+    if (r.public && !r.methods) warn(p(), 'a public rule without methods also opens every method added to its routes later: list them');
 
     // Covered routes and methods.
     let targets: RouteConfig[] = [];
@@ -237,8 +242,11 @@ export function compilePolicy(root: RootConfig): CompiledPolicy {
     const covers = new Map<string, string[]>();
     for (const t of targets) {
       const methods = r.methods ? r.methods.filter((m) => t.methods.includes(m) || (m === 'HEAD' && t.methods.includes('GET'))) : [...t.methods];
-      if (methods.length) covers.set(t.id, methods);
-      else if (r.route !== undefined || r.routes !== undefined) err(p('methods'), `route "${t.id}" serves none of ${r.methods?.join(', ')}`);
+      if (methods.length) {
+        covers.set(t.id, methods);
+        const unserved = r.methods?.filter((m) => !t.methods.includes(m) && !(m === 'HEAD' && t.methods.includes('GET'))) ?? [];
+        if (unserved.length && r.path === undefined) warn(p('methods'), `route "${t.id}" does not serve ${unserved.join(', ')}: the rule covers nothing there`);
+      } else if (r.route !== undefined || r.routes !== undefined) err(p('methods'), `route "${t.id}" serves none of ${r.methods?.join(', ')}`);
     }
     if (targets.length && !covers.size && r.path !== undefined) err(p('methods'), `no route with path "${r.path}" serves ${r.methods?.join(', ')}`);
 
@@ -273,37 +281,73 @@ export function compilePolicy(root: RootConfig): CompiledPolicy {
   const routes = new Map<string, RoutePolicy>();
   root.routes.forEach((route, i) => {
     const byMethod = new Map<string, CompiledRule[]>();
+    const shadowByMethod = new Map<string, CompiledRule[]>();
     for (const rule of rules) {
+      const into = rule.mode === 'shadow' ? shadowByMethod : byMethod;
       for (const m of rule.covers.get(route.id) ?? []) {
-        const list = byMethod.get(m) ?? [];
+        const list = into.get(m) ?? [];
         list.push(rule);
-        byMethod.set(m, list);
+        into.set(m, list);
       }
     }
-    if (!byMethod.has('HEAD') && byMethod.has('GET') && route.methods.includes('GET')) byMethod.set('HEAD', byMethod.get('GET') as CompiledRule[]);
+    // HEAD follows GET, except rules that must read the answer: a HEAD answer has no body to check,
+    // and its status alone would tell whether someone else's object exists.
+    // Shadow rules follow only where an enforced rule does: a derived HEAD must never become a
+    // method covered by shadow rules only (open to every caller).
+    if (route.methods.includes('GET') && !byMethod.has('HEAD')) {
+      const head = (byMethod.get('GET') ?? []).filter((r) => !r.ownership?.response);
+      if (head.length) {
+        byMethod.set('HEAD', head);
+        const trial = (shadowByMethod.get('GET') ?? []).filter((r) => !r.ownership?.response);
+        if (trial.length && !shadowByMethod.has('HEAD')) shadowByMethod.set('HEAD', trial);
+      } else if (!route.methods.includes('HEAD')) shadowByMethod.delete('HEAD');
+    }
     if (enabled) {
-      const missing = route.methods.filter((m) => !byMethod.has(m));
+      const missing = route.methods.filter((m) => !byMethod.has(m) && !shadowByMethod.has(m));
       if (missing.length === route.methods.length) {
         err(['routes', i], `route "${route.id}" has no authorization rule (default deny): add one under authorization.rules (permissions, authenticated: true or public: true)`);
       } else if (missing.length) {
         err(['routes', i, 'methods'], `route "${route.id}" has no authorization rule for ${missing.join(', ')} (default deny): add a rule or remove the method`);
       }
+      const trialOnly = [...shadowByMethod.keys()].filter((m) => !byMethod.has(m));
+      if (trialOnly.length) warn(['routes', i], `route "${route.id}": ${trialOnly.join(', ')} covered by shadow rules only — open to every caller until a rule is enforced`);
+      for (const [m, list] of byMethod) {
+        const open = list.find((r) => r.access === 'public');
+        const moot = list.filter((r) => r !== open);
+        if (open && moot.length) warn(['authorization', 'rules', open.index], `rule "${open.id}" makes ${m} ${route.path} public: rule(s) ${moot.map((r) => `"${r.id}"`).join(', ')} never decide there`);
+      }
+      // A foreign object's 404 looks like a missing one's only when upstream 4xx bodies are masked.
+      const proxy = (route.proxy ?? root.upstreams.find((u) => u.id === route.upstream)?.defaults?.proxy ?? root.defaults.proxy) as { passUpstreamErrors?: string[] } | undefined;
+      if (proxy?.passUpstreamErrors?.includes('4xx')) {
+        for (const r of rules) {
+          if (r.covers.has(route.id) && r.ownership?.response && r.ownership.onMismatch === 404) warn(['authorization', 'rules', r.index, 'ownership', 'onMismatch'], `route "${route.id}" passes upstream 4xx bodies: its own 404s differ from the gateway's, so a foreign object can be told from a missing one`);
+        }
+      }
+      if (route.websocket) {
+        for (const r of rules) {
+          if (r.covers.has(route.id) && r.ownership?.response) err(['authorization', 'rules', r.index, 'ownership', 'response'], `route "${route.id}" accepts WebSocket upgrades, whose answer is a stream that cannot be checked: use request ownership or a lookup`);
+        }
+      }
     }
     const publicMethods = new Set<string>();
     const bodyMethods = new Set<string>();
-    const lookups = [...byMethod.values()].some((list) => list.some((r) => r.ownership?.lookup));
-    for (const [m, list] of byMethod) {
-      if (list.some((r) => r.access === 'public')) publicMethods.add(m);
+    const lookups = [...byMethod.values(), ...shadowByMethod.values()].some((list) => list.some((r) => r.ownership?.lookup));
+    for (const [m, list] of [...byMethod, ...shadowByMethod]) {
+      if (list.some((r) => r.access === 'public') || (!byMethod.has(m) && shadowByMethod.has(m))) publicMethods.add(m);
       if (list.some((r) => r.ownership?.request.some((v) => v.in === 'body'))) bodyMethods.add(m);
     }
-    routes.set(route.id, { routeId: route.id, byMethod, publicMethods, bodyMethods, lookups });
+    routes.set(route.id, { routeId: route.id, byMethod, shadowByMethod, publicMethods, bodyMethods, lookups });
   });
+  if (!enabled && root.routes.length) {
+    warn(['routes'], 'no credential source and no authorization section: every route is public to anonymous callers (add an authorization section with public: true rules to say so)');
+  }
 
   return {
     policy: {
       enabled, mode: cfg.mode, scopeNarrowing: cfg.scopeNarrowing, realm: auth?.realm ?? 'rampart',
       apiKeysEnabled: auth?.apiKeys.enabled === true, bearer: root.authServer !== undefined || (auth?.issuers.length ?? 0) > 0, roles, scopes, routes, rules,
       mfaAcr: root.authServer ? ACR_MFA : undefined,
+      builtinIssuer: root.authServer?.issuer,
     },
     issues,
   };

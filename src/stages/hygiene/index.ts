@@ -4,6 +4,7 @@
  * Answers 431/414/413/400 as problem+json itself: Node's own parser limits are set above these.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import { hasMethodOverride } from '../../core/http/method-override.ts';
 import { GatewayError } from '../../errors/problem.ts';
 import type { Stage, StageModule } from '../../core/stage.ts';
 import { normalisePath } from './path.ts';
@@ -59,7 +60,15 @@ export function inspect(raw: RawRequest, config: HygieneConfig): Inspected | Gat
     return new GatewayError('RAMPART_HYGIENE_TOO_MANY_HEADERS', { detail: `At most ${config.maxHeaderCount} header fields are accepted.` });
   }
   let bytes = 0;
-  for (const s of raw.rawHeaders) bytes += s.length + 2;
+  let authorizations = 0;
+  for (let i = 0; i < raw.rawHeaders.length; i++) {
+    const s = raw.rawHeaders[i] as string;
+    bytes += s.length + 2;
+    if (i % 2 === 0 && s.length === 13 && s.toLowerCase() === 'authorization') authorizations++;
+  }
+  // Node keeps the first of two Authorization headers and drops the other: a proxy in front might
+  // have used the other one. Two credentials are no credential (RFC 6750 §2).
+  if (authorizations > 1) return new GatewayError('RAMPART_AUTHN_BAD_REQUEST', { detail: 'Send one Authorization header.', headers: { 'www-authenticate': 'Bearer error="invalid_request"' }, reason: 'several Authorization headers' });
   if (bytes > config.maxHeaderBytes) {
     return new GatewayError('RAMPART_HYGIENE_HEADERS_TOO_LARGE', { detail: `Header fields may total at most ${config.maxHeaderBytes} bytes.` });
   }
@@ -74,8 +83,9 @@ export function inspect(raw: RawRequest, config: HygieneConfig): Inspected | Gat
   const query = q === -1 ? '' : raw.url.slice(q + 1);
   if (raw.url.includes('#')) return new GatewayError('RAMPART_HYGIENE_PATH_INVALID', { detail: 'A fragment is not part of a request target.' });
   if (/[\x00-\x20\x7f-\uffff]/.test(query)) return new GatewayError('RAMPART_HYGIENE_BAD_REQUEST', { detail: 'The query string contains raw control or non-ASCII characters.' });
-  // `?_method=DELETE` turns a checked GET into a DELETE at frameworks that honour it (OWASP API5).
-  if (/method/i.test(query) && new URLSearchParams(query).has('_method')) {
+  // `?_method=DELETE` turns a checked GET into a DELETE at frameworks that honour it (OWASP API5),
+  // under any spelling a framework decodes to it (`_m%65thod`, `_method[]`).
+  if ((query.includes('%') || /method/i.test(query)) && hasMethodOverride(new URLSearchParams(query).keys())) {
     return new GatewayError('RAMPART_HYGIENE_METHOD_OVERRIDE', { detail: 'A `_method` parameter does not change the request method.', reason: '_method in the query' });
   }
   const norm = normalisePath(rawPath);

@@ -58,7 +58,7 @@ export async function forward(ctx: RequestContext, rp: RouteProxy): Promise<Deci
   }
   const streamed = body !== null && !Buffer.isBuffer(body);
 
-  const headers = upstreamRequestHeaders(ctx, { forwardCredentials: rp.config.forwardCredentials, identityToken: token });
+  const headers = upstreamRequestHeaders(ctx, { forwardCredentials: rp.config.forwardCredentials, identityToken: token, wholeAnswer: ctx.annotations.has('authz.obligation') });
   // A buffered or empty body gets its length from undici; a stream keeps the client's.
   if (!streamed) delete headers['content-length'];
   const path = upstreamTarget(ctx.path, ctx.query, rp.stripPrefix);

@@ -6,13 +6,13 @@
  */
 import type { Duplex } from 'node:stream';
 import type { RequestContext } from '../../core/context.ts';
-import type { Stage, StageModule } from '../../core/stage.ts';
+import { deny, type Stage, type StageModule } from '../../core/stage.ts';
 import { proxyDefaults, proxySchema, type ProxyConfig } from './config.ts';
 import { forward } from './forward.ts';
 import type { ProxyNote, RouteProxy } from './route-proxy.ts';
 import { proxyUpgrade } from './upgrade.ts';
-import { upstreamRuntime } from './upstream.ts';
-import { ANONYMOUS } from '../../core/principal.ts';
+import { sharedUpstream } from './upstream.ts';
+import { bodyOverride } from './override.ts';
 import { ConcurrencyLimit } from '../../ratelimit/concurrency.ts';
 import { gated } from './concurrency-gate.ts';
 
@@ -56,7 +56,7 @@ export const proxyStage: StageModule<ProxyConfig> = {
     const rp: RouteProxy = {
       routeId: route.id,
       config,
-      upstream: upstreamRuntime(upstream, env.keeper, env.logger, () => env.identity.tokenFor(ANONYMOUS, upstream.id, env.generation)),
+      upstream: sharedUpstream(env, upstream),
       stripPrefix: route.stripPrefix,
       websocket: route.websocket,
       headersMs: config.timeouts?.headersMs ?? upstream.timeouts.headersMs,
@@ -73,7 +73,11 @@ export const proxyStage: StageModule<ProxyConfig> = {
     if (limit && concurrency) limit.settings = concurrency;
     return {
       name: 'proxy',
-      onRequest: limit ? (ctx) => gated(ctx, limit, upstream.id, route.id, () => forward(ctx, rp)) : (ctx) => forward(ctx, rp),
+      async onRequest(ctx) {
+        const override = await bodyOverride(ctx);
+        if (override) return deny(override);
+        return limit ? gated(ctx, limit, upstream.id, route.id, () => forward(ctx, rp)) : forward(ctx, rp);
+      },
       upgrade: (ctx, socket, head) => proxyUpgrade(ctx, socket, head, rp),
       onLog(ctx, entry) {
         const note = rp.notes.get(ctx);

@@ -31,7 +31,15 @@ export interface HeaderOptions {
   readonly forwardCredentials: boolean;
   /** The signed `Rampart-Identity` token for this principal and upstream. */
   readonly identityToken: string;
+  /**
+   * The answer will be checked whole (authz response ownership): no range or conditional request,
+   * so the upstream answers 200 with the object rather than a 206 slice or a 304 that would tell,
+   * unchecked, that someone else's object exists.
+   */
+  readonly wholeAnswer?: boolean;
 }
+
+const PARTIAL_OR_CONDITIONAL = new Set(['range', 'if-range', 'if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since']);
 
 export function upstreamRequestHeaders(ctx: ForwardingContext, options: HeaderOptions): UpstreamHeaders {
   // ctx.headers is hygiene's output, where Connection is already gone: connectionTokens() then
@@ -45,6 +53,7 @@ export function upstreamRequestHeaders(ctx: ForwardingContext, options: HeaderOp
     if (ALWAYS_DROPPED.has(name) || listed.has(name)) continue;
     if (name.startsWith('rampart-')) continue; // S2: only the gateway speaks Rampart-*
     if (!options.forwardCredentials && CREDENTIALS.includes(name)) continue;
+    if (options.wholeAnswer && PARTIAL_OR_CONDITIONAL.has(name)) continue;
     if (name === 'cookie') {
       const kept = withoutAuthServerCookies(value);
       if (kept) out.cookie = kept;

@@ -6,6 +6,8 @@
 import type { Logger } from 'pino';
 import type { UpstreamConfig } from '../../config/types.ts';
 import type { Keeper } from '../../core/keeper.ts';
+import type { CompileEnv } from '../../core/compile-env.ts';
+import { ANONYMOUS } from '../../core/principal.ts';
 import { publishSecurityEvent } from '../../observe/events.ts';
 import { startActiveChecks, type ActiveChecker } from './active-check.ts';
 import { Balancer } from './balancer.ts';
@@ -21,6 +23,15 @@ export interface UpstreamRuntime {
   observe(target: Target, ok: boolean, reason: string): void;
   /** Seconds a client should wait when no target is available (Retry-After, at least 1). */
   retryAfterSeconds(): number;
+}
+
+/**
+ * The runtime of an upstream as every stage that talks to it gets it (the proxy, authz's lookups):
+ * one construction, so that whichever stage compiles first, active health checks carry the
+ * gateway's own Rampart-Identity (services that accept only the gateway answer /health too).
+ */
+export function sharedUpstream(env: Pick<CompileEnv, 'keeper' | 'logger' | 'identity' | 'generation'>, upstream: UpstreamConfig): UpstreamRuntime {
+  return upstreamRuntime(upstream, env.keeper, env.logger, () => env.identity.tokenFor(ANONYMOUS, upstream.id, env.generation));
 }
 
 export function upstreamRuntime(upstream: UpstreamConfig, keeper: Keeper, logger: Logger, identity?: () => Promise<string>): UpstreamRuntime {
