@@ -73,10 +73,12 @@ export const proxyStage: StageModule<ProxyConfig> = {
     if (limit && concurrency) limit.settings = concurrency;
     return {
       name: 'proxy',
-      async onRequest(ctx) {
-        const override = await bodyOverride(ctx);
-        if (override) return deny(override);
-        return limit ? gated(ctx, limit, upstream.id, route.id, () => forward(ctx, rp)) : forward(ctx, rp);
+      onRequest(ctx) {
+        const send = () => (limit ? gated(ctx, limit, upstream.id, route.id, () => forward(ctx, rp)) : forward(ctx, rp));
+        // Only a POST's body can carry an override (override.ts): other requests go straight on,
+        // without an extra promise and microtask turn.
+        if (ctx.method !== 'POST') return send();
+        return bodyOverride(ctx).then((override) => (override ? deny(override) : send()));
       },
       upgrade: (ctx, socket, head) => proxyUpgrade(ctx, socket, head, rp),
       onLog(ctx, entry) {
