@@ -20,6 +20,42 @@ test('ipKey: IPv6 grouped by /64 (or the prefix asked), IPv4 as is, garbage as "
   assert.equal(ipKey('1:2:3'), 'unknown');
 });
 
+test('ipKey: every way of writing an IPv6 address gives the same network as the text parsed the long way', () => {
+  // The parse of RFC 4291 §2.2 spelled out with split and map, as a reference.
+  const words = (ip: string): number[] => {
+    let s = ip.toLowerCase();
+    const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(s);
+    if (v4?.[1]) {
+      const b = v4[1].split('.').map(Number) as [number, number, number, number];
+      s = s.slice(0, -v4[1].length) + `${((b[0] << 8) | b[1]).toString(16)}:${((b[2] << 8) | b[3]).toString(16)}`;
+    }
+    const [head, tail] = s.split('::') as [string, string | undefined];
+    const h = head ? head.split(':') : [];
+    const t = tail ? tail.split(':') : [];
+    const fill = tail === undefined ? 0 : 8 - h.length - t.length;
+    return [...h, ...new Array<string>(fill).fill('0'), ...t].map((x) => parseInt(x, 16));
+  };
+  const reference = (ip: string, prefix: number): string => {
+    const w = words(ip);
+    const out = w.slice(0, prefix >> 4).map((x) => x.toString(16));
+    if (prefix & 15) out.push(((w[prefix >> 4] as number) & ((0xffff << (16 - (prefix & 15))) & 0xffff)).toString(16));
+    return `${out.join(':')}::/${prefix}`;
+  };
+  const samples = ['::', '::1', '1::', '1:2::', '::1:2', 'A:B:C:D:E:F:1:2', '2001:DB8::FFFF:1.2.3.4', '::ffff:10.0.0.1', '64:ff9b::192.0.2.33', '1:2:3:4:5:6:7::', '::2:3:4:5:6:7:8', 'fe80::1:2:3:4', '1:0:0:0:0:0:0:8', '1:2:3:4:5:6:1.2.3.4', '2001:0db8:0:0::1', '2001:DB8:1:2::1', '0:0:0:0::1', '00:1:2:3:4:5:6:7', '1:2:3:4:5:6:7.8.9.10'];
+  // And addresses with every position of the `::` and random words, deterministically.
+  let seed = 7;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % 0x10000).toString(16);
+  for (let k = 0; k < 300; k++) {
+    const w = Array.from({ length: 8 }, rnd);
+    const from = k % 8;
+    const to = from + (k % 3);
+    samples.push(to > from && to <= 8 ? [...w.slice(0, from), '', ...w.slice(to)].join(':').replace(/^:(?=[^:])/, '::').replace(/(?<=[^:]):$/, '::') : w.join(':'));
+  }
+  for (const ip of samples) {
+    for (const prefix of [32, 48, 56, 64, 96, 112, 127]) assert.equal(ipKey(ip, prefix), reference(ip, prefix), `${ip}/${prefix}`);
+  }
+});
+
 test('limitKey S3: principals are keyed by issuer + kind + subject, never the subject alone', () => {
   const l = compileLimit({ id: 'u', limit: 1, window: 1, by: 'user' });
   const ctx = (principal: Principal) => ({ clientIp: '203.0.113.7', principal, headers: {} });
