@@ -49,7 +49,6 @@ export interface AuthServerConfig {
 export const MAX_ACCESS_TOKEN_TTL = 3600;
 
 const scope = { type: 'string', pattern: '^[\\x21\\x23-\\x5B\\x5D-\\x7E]+$', 'x-message': 'must be a scope token (RFC 6749 §3.3)' } as const;
-const httpsUrl = { type: 'string', pattern: '^https://[^\\s#?]+$', 'x-message': 'must be an https:// URL without query or fragment' } as const;
 const redirectUri = { type: 'string', pattern: '^(https://|http://127\\.0\\.0\\.1[:/]|http://\\[::1\\][:/]|[a-z][a-z0-9+.-]*\\.[a-z0-9+.-]+:/)[^\\s#]*$', 'x-message': 'must be https://, a loopback http://127.0.0.1 URI (RFC 8252 §7.3) or a private-use scheme' } as const;
 const seconds = (min: number, max: number, dflt: number) => ({ type: 'integer', minimum: min, maximum: max, default: dflt });
 

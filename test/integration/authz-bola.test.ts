@@ -6,7 +6,6 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import zlib from 'node:zlib';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { startVulnerableShop, type VulnerableShop } from '../helpers/vulnerable-shop.ts';
 import { AUTH_SERVER_YAML, issuers, addUsers, addClients, bearer, apiKey, expectProblem, accessLine, securityEvents, rawFetch, type Issuers } from '../helpers/authz.ts';

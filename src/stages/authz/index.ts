@@ -12,6 +12,7 @@
 import { next, deny, type Stage, type StageModule } from '../../core/stage.ts';
 import type { RequestContext } from '../../core/context.ts';
 import { GatewayError } from '../../errors/problem.ts';
+import { isJsonContentType } from '../../core/http/media-type.ts';
 import { publishSecurityEvent } from '../../observe/events.ts';
 import { credentialsRequired, insufficientScope, stepUpRequired } from '../authn/challenge.ts';
 import { authzStageSchema, type AuthzStageConfig } from './config.ts';
@@ -23,7 +24,6 @@ import { sharedUpstream } from '../proxy/upstream.ts';
 import { proxyStage } from '../proxy/index.ts';
 import { mergeStageConfig } from '../../config/merge.ts';
 
-const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
 export const authzStage: StageModule<AuthzStageConfig> = {
   name: 'authz',
@@ -57,7 +57,7 @@ export const authzStage: StageModule<AuthzStageConfig> = {
         // Ownership by a body value reads the core's one JSON parse; a body that is not JSON has no
         // owner value, and the rule fails closed.
         let body: unknown;
-        if (route?.bodyMethods.has(ctx.method) && JSON_TYPE.test(String(ctx.headers['content-type'] ?? ''))) {
+        if (route?.bodyMethods.has(ctx.method) && isJsonContentType(ctx.headers['content-type'])) {
           try {
             body = await ctx.json();
           } catch (err) {

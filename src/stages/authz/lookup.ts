@@ -18,6 +18,7 @@ import type { Logger } from 'pino';
 import type { RequestContext } from '../../core/context.ts';
 import type { IdentityTokens } from '../../core/identity-port.ts';
 import { parseJson } from '../../core/body/json.ts';
+import { isJsonContentType } from '../../core/http/media-type.ts';
 import { RESPONSE_JSON_LIMITS } from '../../core/body/response.ts';
 import type { UpstreamRuntime } from '../proxy/upstream.ts';
 import { classify } from '../proxy/errors.ts';
@@ -114,8 +115,7 @@ export async function lookupOwner(o: CompiledOwnership, owner: string, ctx: Requ
     }
     if (status === 404 || status === 410) return { ok: false, kind: 'missing', reason: `lookup ${path}: ${status}` };
     if (status < 200 || status >= 300) return { ok: false, kind: 'unverified', reason: `lookup ${path}: status ${status}` };
-    const type = String(res.headers['content-type'] ?? '');
-    if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)) return { ok: false, kind: 'unverified', reason: `lookup ${path}: not JSON` };
+    if (!isJsonContentType(res.headers['content-type'])) return { ok: false, kind: 'unverified', reason: `lookup ${path}: not JSON` };
     const enc = res.headers['content-encoding'];
     if (enc !== undefined && String(enc).toLowerCase() !== 'identity') return { ok: false, kind: 'unverified', reason: `lookup ${path}: encoded body` };
     const bytes = await readCapped(res.body, up.config.maxResponseBytes);

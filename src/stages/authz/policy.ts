@@ -11,10 +11,10 @@ import type { RootConfig, RouteConfig } from '../../config/types.ts';
 import type { Segment } from '../../config/load.ts';
 import type { StageMode } from '../../core/stage.ts';
 import { IpSet, parseCidr } from '../../core/net/cidr.ts';
-import { BUILTIN_ID, parseSubject, type AuthenticationConfig } from '../authn/config.ts';
+import { BUILTIN_ID, type AuthenticationConfig } from '../authn/config.ts';
 import { ACR_MFA } from '../../auth-server/acr.ts';
 import { API_KEY_ISSUER_ID, API_KEY_ISSUER_URL } from './issuers.ts';
-import { DAYS, METHODS, type AuthorizationConfig, type Day, type OwnershipConfig, type RuleConfig } from './config.ts';
+import { type AuthorizationConfig, type Day, type OwnershipConfig } from './config.ts';
 
 export interface PolicyIssue {
   readonly path: Segment[];
@@ -429,6 +429,3 @@ export function validTimeZone(tz: string): boolean {
   }
 }
 
-export const ALL_METHODS: readonly string[] = METHODS;
-export const ALL_DAYS: readonly Day[] = DAYS;
-export { parseSubject };

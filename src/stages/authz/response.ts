@@ -6,6 +6,7 @@
  * what cannot be checked is not let through.
  */
 import { parseJson } from '../../core/body/json.ts';
+import { isJsonContentType } from '../../core/http/media-type.ts';
 import { bufferResponse, RESPONSE_JSON_LIMITS } from '../../core/body/response.ts';
 import type { GatewayResponse } from '../../core/stage.ts';
 import { at, sameOwner } from './evaluate.ts';
@@ -14,16 +15,14 @@ import type { CompiledOwnership } from './policy.ts';
 export type ResponseCheck = { readonly ok: true } | { readonly ok: false; readonly kind: 'mismatch' | 'unverified'; readonly reason: string };
 
 const OK: ResponseCheck = { ok: true };
-const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
 export async function checkResponseOwner(o: CompiledOwnership, owner: string, method: string, response: GatewayResponse, maxBytes: number): Promise<ResponseCheck> {
   const spec = o.response;
   if (!spec) return OK;
   // Errors carry no object; bodiless answers carry nothing to leak.
   if (response.status < 200 || response.status >= 300 || response.status === 204 || method === 'HEAD') return OK;
-  const ct = response.headers['content-type'];
-  const type = Array.isArray(ct) ? ct.join(', ') : ct;
-  if (type === undefined || !JSON_TYPE.test(type)) return { ok: false, kind: 'unverified', reason: `content type ${type ?? 'absent'} is not JSON` };
+  const type = response.headers['content-type'];
+  if (!isJsonContentType(type)) return { ok: false, kind: 'unverified', reason: `content type ${String(type ?? 'absent').slice(0, 100)} is not JSON` };
   const read = await bufferResponse(response, maxBytes);
   if (typeof read === 'string') return { ok: false, kind: 'unverified', reason: `body ${read}` };
   let value: unknown;

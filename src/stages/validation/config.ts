@@ -6,7 +6,7 @@
 import { DEFAULT_JSON_LIMITS, MAX_DEPTH, type JsonLimits } from '../../core/body/json.ts';
 import type { JsonSchema, StageMode } from '../../core/stage.ts';
 import { INJECTION_CHECKS, type InjectionCheck } from './detect/index.ts';
-import { parseMediaRange } from './media-type.ts';
+import { parseMediaRange } from '../../core/http/media-type.ts';
 
 export type ResponseContract = 'shadow' | 'enforce' | 'filter';
 

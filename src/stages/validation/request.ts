@@ -8,7 +8,7 @@ import { GatewayError } from '../../errors/problem.ts';
 import type { ErrorCode } from '../../errors/catalog.ts';
 import type { ValidationConfig } from './config.ts';
 import type { InjectionCheck } from './detect/index.ts';
-import { allowedBy, bestRange, parseMediaRange } from './media-type.ts';
+import { allowedBy, bestRange, parseMediaRange } from '../../core/http/media-type.ts';
 import type { CompiledDocument, CompiledMedia, CompiledOperation } from './openapi/compile.ts';
 import { documentPath } from './openapi/paths.ts';
 import { parseCookies, parseQuery, readParameter, type RequestParameters } from './params.ts';

@@ -7,12 +7,12 @@
  * reports. Mismatches that filtering cannot fix (status, content type, unreadable JSON) are 502 in
  * `filter` too: an undocumented answer is not let through by the mode meant to stop leaks.
  */
-import { parseJson, type JsonLimits } from '../../core/body/json.ts';
+import { parseJson } from '../../core/body/json.ts';
 import { bufferResponse, RESPONSE_JSON_LIMITS } from '../../core/body/response.ts';
 import type { RequestContext } from '../../core/context.ts';
 import type { GatewayResponse } from '../../core/stage.ts';
 import type { ResponseContract } from './config.ts';
-import { bestRange, parseMediaRange } from './media-type.ts';
+import { bestRange, parseMediaRange } from '../../core/http/media-type.ts';
 import type { CompiledOperation, CompiledResponse } from './openapi/compile.ts';
 import { fromAjv, type Violation } from './violations.ts';
 import { newWalkResult, walk } from './walk.ts';

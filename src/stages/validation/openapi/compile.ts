@@ -12,7 +12,7 @@ import { createAjv } from './ajv.ts';
 import { isObject, resolvePointer, type OpenApiDocument } from './load.ts';
 import { PathIndex } from './paths.ts';
 import { SchemaPreparer, type Direction } from './schemas.ts';
-import { isJsonMediaType, parseMediaRange } from '../media-type.ts';
+import { isJsonMediaType, parseMediaRange } from '../../../core/http/media-type.ts';
 
 export type ParameterLocation = 'path' | 'query' | 'header' | 'cookie';
 export type Primitive = 'string' | 'number' | 'integer' | 'boolean' | 'null';

@@ -31,6 +31,13 @@ export function isJsonMediaType(essence: string): boolean {
   return essence === 'application/json' || (essence.startsWith('application/') && essence.endsWith('+json'));
 }
 
+/** A Content-Type header value names JSON (strictly: what the gateway itself parses and checks). */
+export function isJsonContentType(value: string | string[] | undefined): boolean {
+  if (value === undefined) return false;
+  const m = parseMediaRange(Array.isArray(value) ? value.join(', ') : value);
+  return m !== undefined && isJsonMediaType(m.essence);
+}
+
 /** The most specific documented range that covers `essence`: exact, then `type/*`, then `*\/*`. */
 export function bestRange<T extends { readonly range: string }>(essence: string, ranges: readonly T[]): T | undefined {
   let wildcard: T | undefined;
