@@ -16,7 +16,7 @@ import { CATALOG } from '../../errors/catalog.ts';
 import { authnStage } from '../../stages/authn/index.ts';
 import type { AuthnStageConfig } from '../../stages/authn/config.ts';
 import { credentialsRequired, invalidApiKey, invalidToken, type ChallengeSchemes } from '../../stages/authn/challenge.ts';
-import { authzStage, toError, responseMismatch } from '../../stages/authz/index.ts';
+import { authzStage, toError, lookupRefusal, responseRefusal } from '../../stages/authz/index.ts';
 import { hasCredentialSource, policyOf, type CompiledRule, type Policy, type RoutePolicy } from '../../stages/authz/policy.ts';
 import { decide, ownerValue, type RuleTrace, at, sameOwner } from '../../stages/authz/evaluate.ts';
 import { checkResponseOwner } from '../../stages/authz/response.ts';
@@ -155,9 +155,9 @@ async function decideQuestion(ctx: PolicyContext, q: Question): Promise<Outcome>
     const owner = ownerValue(o, p);
     const value = at(q.response.value, o.lookup.field);
     if (owner !== undefined && sameOwner(value, owner)) return result({ allowed: true, stage: 'authz', shadow: false, rule, obligation: 'checked', reason: `rule ${rule.id} allows; the object belongs to the caller` }, trace);
-    const error = value === undefined
-      ? new GatewayError('RAMPART_AUTHZ_RESPONSE_UNVERIFIED', { reason: `rule ${rule.id}: lookup: no ${o.lookup.field.join('.')}`, ruleId: rule.id })
-      : toError(policy, { rule, check: 'ownership', reason: 'lookup: the object belongs to someone else', status: o.onMismatch }, { principal: p });
+    const error = lookupRefusal(o, rule, value === undefined
+      ? { kind: 'unverified', reason: `lookup: no ${o.lookup.field.join('.')}` }
+      : { kind: 'mismatch', reason: 'lookup: the object belongs to someone else' });
     const shadow = stageShadow || policy.mode === 'shadow' || rule.mode === 'shadow';
     return result({ allowed: shadow, stage: 'authz', error, shadow, rule, obligation: 'checked', reason: error.reason ?? error.code }, trace);
   }
@@ -171,9 +171,7 @@ async function decideQuestion(ctx: PolicyContext, q: Question): Promise<Outcome>
     ? { ok: false as const, kind: 'mismatch' as const, reason: 'the caller has no owner value' }
     : await checkResponseOwner(o, owner, q.method, upstreamAnswer, upstream?.maxResponseBytes ?? 8 * 1024 * 1024);
   if (checked.ok) return result({ allowed: true, stage: 'response', shadow: false, rule, obligation: 'checked', reason: `rule ${rule.id} allows; the response belongs to the caller` }, trace);
-  const error = checked.kind === 'unverified'
-    ? new GatewayError('RAMPART_AUTHZ_RESPONSE_UNVERIFIED', { reason: `rule ${rule.id}: response ${checked.reason}`, ruleId: rule.id })
-    : responseMismatch(o, rule, `response: ${checked.reason}`);
+  const error = responseRefusal(o, rule, checked);
   const shadow = stageShadow || policy.mode === 'shadow' || rule.mode === 'shadow';
   return result({ allowed: shadow, stage: 'response', error, shadow, rule, obligation: 'checked', reason: error.reason ?? error.code }, trace);
 }

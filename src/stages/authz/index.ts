@@ -103,12 +103,7 @@ export const authzStage: StageModule<AuthzStageConfig> = {
               : { ok: false as const, kind: 'unverified' as const, reason: 'no upstream to look the object up in' };
           if (!found.ok) {
             const failure: Failure = { rule, check: 'ownership', reason: found.reason, status: rule.ownership.onMismatch };
-            const error = found.kind === 'unverified'
-              ? new GatewayError('RAMPART_AUTHZ_RESPONSE_UNVERIFIED', { reason: `rule ${rule.id}: ${found.reason}`, ruleId: rule.id })
-              : found.kind === 'missing'
-                ? new GatewayError('RAMPART_AUTHZ_NOT_FOUND', { reason: `rule ${rule.id}: ${found.reason}`, ruleId: rule.id })
-                : ownershipError(rule.ownership, rule, found.reason);
-            return refuse(failure, error);
+            return refuse(failure, lookupRefusal(rule.ownership, rule, found));
           }
         }
         return next({ annotations: passed(rule, decision) });
@@ -123,9 +118,7 @@ export const authzStage: StageModule<AuthzStageConfig> = {
           : await checkResponseOwner(o, owner, ctx.method, response, maxResponseBytes);
         if (checked.ok) return next();
         const failure: Failure = { rule, check: 'ownership', reason: `response: ${checked.reason}`, status: o.onMismatch };
-        const error = checked.kind === 'unverified'
-          ? new GatewayError('RAMPART_AUTHZ_RESPONSE_UNVERIFIED', { reason: `rule ${rule.id}: response ${checked.reason}`, ruleId: rule.id })
-          : responseMismatch(o, rule, failure.reason);
+        const error = responseRefusal(o, rule, checked);
         if (routeShadow || policy.mode === 'shadow' || rule.mode === 'shadow') {
           event(ctx, 'authz.would_deny', 'unknown', failure, error);
           return next();
@@ -151,14 +144,25 @@ function passed(rule: CompiledRule, decision: 'allow' | 'would-deny'): Readonly<
   return (byDecision[decision] ??= Object.freeze({ 'authz.rule': rule.id, 'authz.decision': decision, ...(rule.ownership?.response ? { 'authz.obligation': rule } : {}) }));
 }
 
+type Refused = { readonly kind: 'mismatch' | 'missing' | 'unverified'; readonly reason: string };
+
+/** A lookup that did not show the caller's object: unreadable 502, missing and foreign alike 404 (or 403 for foreign). */
+export function lookupRefusal(o: CompiledOwnership, rule: CompiledRule, found: Refused): GatewayError {
+  if (found.kind === 'unverified') return new GatewayError('RAMPART_AUTHZ_RESPONSE_UNVERIFIED', { reason: `rule ${rule.id}: ${found.reason}`, ruleId: rule.id });
+  if (found.kind === 'missing') return new GatewayError('RAMPART_AUTHZ_NOT_FOUND', { reason: `rule ${rule.id}: ${found.reason}`, ruleId: rule.id });
+  return ownershipError(o, rule, found.reason);
+}
+
 /**
- * A foreign answer. With 404: exactly what a missing object looks like through the gateway (a
- * masked upstream 404), so that the answer does not tell a foreign object from a missing one.
+ * An answer that is not the caller's. Unreadable: 502. Foreign, with 404: exactly what a missing
+ * object looks like through the gateway (a masked upstream 404), so nobody can tell the two apart.
  */
-export function responseMismatch(o: CompiledOwnership, rule: CompiledRule, reason: string): GatewayError {
+export function responseRefusal(o: CompiledOwnership, rule: CompiledRule, checked: Refused): GatewayError {
+  const reason = `rule ${rule.id}: response: ${checked.reason}`;
+  if (checked.kind === 'unverified') return new GatewayError('RAMPART_AUTHZ_RESPONSE_UNVERIFIED', { reason, ruleId: rule.id });
   return o.onMismatch === 404
-    ? new GatewayError('RAMPART_UPSTREAM_REJECTED', { status: 404, reason: `rule ${rule.id}: ${reason}`, ruleId: rule.id })
-    : ownershipError(o, rule, reason);
+    ? new GatewayError('RAMPART_UPSTREAM_REJECTED', { status: 404, reason, ruleId: rule.id })
+    : new GatewayError('RAMPART_AUTHZ_NOT_OWNER', { reason, ruleId: rule.id });
 }
 
 function ownershipError(o: CompiledOwnership, rule: CompiledRule, reason: string): GatewayError {
