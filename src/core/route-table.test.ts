@@ -91,3 +91,12 @@ test('two routes on one path with different methods both keep their canonical fo
   const bob = people.find('GET', 'h', '/people/Bob');
   assert.ok(bob.kind === 'match' && bob.match.route === 'person');
 });
+
+test('canonical templates keep parameter names: a plain table answers plain paths with one lookup', () => {
+  const t = new RouteTable<string>();
+  t.add('catch-all', { path: '/api/*', methods: ['GET'], host: undefined });
+  t.add('order', { path: '/api/orders/{orderId}', methods: ['GET'], host: undefined });
+  const m = t.find('GET', 'h', '/api/orders/A-1');
+  assert.ok(m.kind === 'match' && m.match.route === 'order' && m.match.params.orderId === 'A-1');
+  assert.equal(t.find('GET', 'h', '/api/Orders/a-1').kind, 'ambiguous');
+});

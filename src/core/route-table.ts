@@ -35,8 +35,8 @@ export class RouteTable<T> {
   readonly #router = Router({ caseSensitive: true, ignoreTrailingSlash: false, ignoreDuplicateSlashes: false, maxParamLength: 1024 });
   /** The same routes under their canonical templates (lower case, no trailing slash). */
   readonly #canonical = Router({ caseSensitive: true, ignoreTrailingSlash: false, ignoreDuplicateSlashes: false, maxParamLength: 1024 });
-  /** Whether two routes can fold onto one canonical path at all (else the second lookup is skipped). */
-  #foldable = false;
+  /** Some template is not in canonical form (upper case, a trailing slash). */
+  #nonCanonical = false;
 
   add(route: T, opts: { path: string; methods: readonly string[]; host: string | undefined }): void {
     const constraints = opts.host ? { host: hostConstraint(opts.host) } : {};
@@ -44,9 +44,7 @@ export class RouteTable<T> {
     // HEAD follows GET unless configured on its own (RFC 9110 §9.3.2).
     if (methods.has('GET')) methods.add('HEAD');
     const canonical = canonicalTemplate(opts.path);
-    // Folding matters once a catch-all, a parameter or a template's own case or slash can make two
-    // routes meet on one canonical path.
-    if (canonical !== opts.path || opts.path.includes('*') || opts.path.includes('{')) this.#foldable = true;
+    if (canonical !== opts.path) this.#nonCanonical = true;
     for (const method of methods) {
       this.#router.on(method as HTTPMethod, toRouterPath(opts.path), { constraints }, () => undefined, route);
       // Per method: two routes on one path with different methods both keep their canonical form.
@@ -70,7 +68,11 @@ export class RouteTable<T> {
    */
   find(method: string, host: string, path: string): Lookup<T> {
     const found = this.#find(method, host, path);
-    if (found.kind !== 'match' || !this.#foldable) return found;
+    if (found.kind !== 'match') return found;
+    // With canonical templates only, a canonical path finds the same route in both tables: the
+    // second lookup is needed only for a path with upper case or a trailing slash (hot path).
+    const plain = path.length <= 1 || (!path.endsWith('/') && !/[A-Z]/.test(path));
+    if (plain && !this.#nonCanonical) return found;
     const canonical = path.length > 1 ? path.toLowerCase().replace(/\/+$/, '') || '/' : path;
     const other = this.#canonical.find(method as HTTPMethod, routerInput(canonical), { host });
     if (other && other.store !== found.match.route && !Object.values(other.params).includes('')) {
@@ -97,9 +99,9 @@ export class RouteTable<T> {
   }
 }
 
-/** /api/Admin/{Id}/ → /api/admin/{id}: lower case (parameter names too), no trailing slash. */
+/** /api/Admin/{orderId}/ → /api/admin/{orderId}: static text in lower case, no trailing slash. */
 function canonicalTemplate(template: string): string {
-  const lower = template.toLowerCase();
+  const lower = template.split(/(\{[^}]*\})/).map((part) => (part.startsWith('{') ? part : part.toLowerCase())).join('');
   return lower.length > 1 ? lower.replace(/\/+$/, '') || '/' : lower;
 }
 
